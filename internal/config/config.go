@@ -1,0 +1,172 @@
+// Package config holds the service's settings, read once from the
+// environment and shared by the server and the dry-run CLI so both
+// convert exactly the same way.
+package config
+
+import (
+	"fmt"
+	"path"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// LocalDryRunSecret is the well-known secret used only when the operator
+// explicitly asks for local dry-run mode; it is public on purpose, so the
+// server then listens on loopback only.
+const LocalDryRunSecret = "local-dry-run-not-a-secret"
+
+// Config is every setting of the service. Field tags name the
+// environment variable; defaults are the values a stock ACK virtual node
+// and a stock Drone server need.
+type Config struct {
+	Bind      string `envconfig:"DRONE_BIND"`
+	Secret    string `envconfig:"DRONE_SECRET"`
+	Debug     bool   `envconfig:"DRONE_DEBUG"`
+	LogFormat string `envconfig:"DRONE_LOG_FORMAT"`
+	// LocalDryRun lets the server start without a secret, with a public
+	// one, bound to loopback: for trying the service on a laptop only.
+	LocalDryRun bool `envconfig:"DRONE_ECI_LOCAL_DRY_RUN"`
+
+	// Enabled is the global switch: false answers 204 to everything
+	// (hostile-input limits still apply).
+	Enabled bool `envconfig:"DRONE_ECI_ENABLED"`
+	// Shadow converts and logs what would change, then answers 204.
+	Shadow bool `envconfig:"DRONE_ECI_SHADOW"`
+
+	OptInAnnotation  string   `envconfig:"DRONE_ECI_OPT_IN_ANNOTATION"`
+	Repos            []string `envconfig:"DRONE_ECI_REPOS"`
+	DenyRepos        []string `envconfig:"DRONE_ECI_DENY_REPOS"`
+	ConvertProtected bool     `envconfig:"DRONE_ECI_CONVERT_PROTECTED"`
+
+	NodeSelector       map[string]string `envconfig:"DRONE_ECI_NODE_SELECTOR"`
+	TolerationKey      string            `envconfig:"DRONE_ECI_TOLERATION_KEY"`
+	TolerationOperator string            `envconfig:"DRONE_ECI_TOLERATION_OPERATOR"`
+	TolerationValue    string            `envconfig:"DRONE_ECI_TOLERATION_VALUE"`
+	TolerationEffect   string            `envconfig:"DRONE_ECI_TOLERATION_EFFECT"`
+
+	MaxBodyBytes  int64         `envconfig:"DRONE_ECI_MAX_BODY_BYTES"`
+	MaxClockSkew  time.Duration `envconfig:"DRONE_ECI_MAX_CLOCK_SKEW"`
+	MaxDocuments  int           `envconfig:"DRONE_ECI_MAX_DOCUMENTS"`
+	MaxDepth      int           `envconfig:"DRONE_ECI_MAX_DEPTH"`
+	MaxAliasNodes int           `envconfig:"DRONE_ECI_MAX_ALIAS_NODES"`
+	AliasRatio    int           `envconfig:"DRONE_ECI_MAX_ALIAS_RATIO"`
+
+	MaxConcurrent        int           `envconfig:"DRONE_ECI_MAX_CONCURRENT"`
+	MaxConcurrentPerRepo int           `envconfig:"DRONE_ECI_MAX_CONCURRENT_PER_REPO"`
+	QueueTimeout         time.Duration `envconfig:"DRONE_ECI_QUEUE_TIMEOUT"`
+}
+
+// Default is the configuration with every default applied and nothing
+// read from the environment; tests and benchmarks start from it. The
+// defaults live here rather than in struct tags so that both paths share
+// them (envconfig leaves a field alone when its variable is unset).
+func Default() Config {
+	return Config{
+		Bind:                 ":3000",
+		LogFormat:            "text",
+		Enabled:              true,
+		OptInAnnotation:      "drone-convert-eci/enabled",
+		NodeSelector:         map[string]string{"type": "virtual-kubelet"},
+		TolerationKey:        "virtual-kubelet.io/provider",
+		TolerationOperator:   "Exists",
+		TolerationEffect:     "NoSchedule",
+		MaxBodyBytes:         1 << 20,
+		MaxClockSkew:         5 * time.Minute,
+		MaxDocuments:         200,
+		MaxDepth:             64,
+		MaxAliasNodes:        10000,
+		AliasRatio:           10,
+		MaxConcurrent:        4 * runtime.GOMAXPROCS(0),
+		MaxConcurrentPerRepo: 2,
+		QueueTimeout:         10 * time.Second,
+	}
+}
+
+// Load reads the environment over the defaults and validates the result.
+func Load() (Config, error) {
+	cfg := Default()
+	if err := envconfig.Process("", &cfg); err != nil {
+		return Config{}, fmt.Errorf("reading configuration: %w", err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate names the variable behind every setting it refuses, so an
+// operator can fix a bad deployment from the log line alone.
+func (c Config) Validate() error {
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "json":
+	default:
+		return fmt.Errorf("DRONE_LOG_FORMAT: %q is neither text nor json", c.LogFormat)
+	}
+	if c.OptInAnnotation == "" {
+		return fmt.Errorf("DRONE_ECI_OPT_IN_ANNOTATION: must not be empty")
+	}
+	for _, list := range []struct {
+		name  string
+		globs []string
+	}{{"DRONE_ECI_REPOS", c.Repos}, {"DRONE_ECI_DENY_REPOS", c.DenyRepos}} {
+		for _, g := range list.globs {
+			if _, err := path.Match(g, "x/y"); err != nil {
+				return fmt.Errorf("%s: bad pattern %q: %w", list.name, g, err)
+			}
+		}
+	}
+	switch c.TolerationOperator {
+	case "Exists":
+		if c.TolerationValue != "" {
+			return fmt.Errorf("DRONE_ECI_TOLERATION_VALUE: must be empty when DRONE_ECI_TOLERATION_OPERATOR is Exists")
+		}
+	case "Equal":
+	default:
+		return fmt.Errorf("DRONE_ECI_TOLERATION_OPERATOR: %q is neither Exists nor Equal", c.TolerationOperator)
+	}
+	switch c.TolerationEffect {
+	case "", "NoSchedule", "PreferNoSchedule", "NoExecute":
+	default:
+		return fmt.Errorf("DRONE_ECI_TOLERATION_EFFECT: %q is not a taint effect", c.TolerationEffect)
+	}
+	for _, v := range []struct {
+		name  string
+		value int64
+	}{
+		{"DRONE_ECI_MAX_BODY_BYTES", c.MaxBodyBytes},
+		{"DRONE_ECI_MAX_DOCUMENTS", int64(c.MaxDocuments)},
+		{"DRONE_ECI_MAX_DEPTH", int64(c.MaxDepth)},
+		{"DRONE_ECI_MAX_ALIAS_NODES", int64(c.MaxAliasNodes)},
+		{"DRONE_ECI_MAX_ALIAS_RATIO", int64(c.AliasRatio)},
+		{"DRONE_ECI_MAX_CONCURRENT_PER_REPO", int64(c.MaxConcurrentPerRepo)},
+	} {
+		if v.value <= 0 {
+			return fmt.Errorf("%s: must be positive, got %d", v.name, v.value)
+		}
+	}
+	if c.MaxConcurrent <= 0 {
+		return fmt.Errorf("DRONE_ECI_MAX_CONCURRENT: must be positive, got %d", c.MaxConcurrent)
+	}
+	if c.MaxClockSkew <= 0 {
+		return fmt.Errorf("DRONE_ECI_MAX_CLOCK_SKEW: must be positive, got %s", c.MaxClockSkew)
+	}
+	return nil
+}
+
+// ServeSecret returns the secret the server verifies signatures with and
+// the address to bind. It refuses to go on without a secret unless local
+// dry-run mode was asked for, in which case the public dry-run secret is
+// used and the bind address is forced onto loopback.
+func (c Config) ServeSecret() (secret, bind string, err error) {
+	if c.Secret != "" {
+		return c.Secret, c.Bind, nil
+	}
+	if !c.LocalDryRun {
+		return "", "", fmt.Errorf("DRONE_SECRET: missing; set it to the secret the Drone server signs requests with (its DRONE_CONVERT_PLUGIN_SECRET), or set DRONE_ECI_LOCAL_DRY_RUN=true to try the service on loopback with a public secret")
+	}
+	port := c.Bind
+	if i := strings.LastIndex(port, ":"); i >= 0 {
+		port = port[i+1:]
+	}
+	return LocalDryRunSecret, "127.0.0.1:" + port, nil
+}
