@@ -1,0 +1,93 @@
+package yamldoc
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// checkExpansion measures every document as a reader that expands
+// aliases would see it, without expanding anything: each node's expanded
+// size and height are computed once and reused wherever an alias points
+// at it, so a "billion laughs" config costs a few microseconds to refuse.
+func checkExpansion(docs []*Document, limits Limits) error {
+	m := measurer{
+		size:   map[*yaml.Node]int64{},
+		height: map[*yaml.Node]int{},
+		open:   map[*yaml.Node]bool{},
+	}
+	var literal, expanded int64
+	for _, doc := range docs {
+		if doc.Root == nil {
+			continue
+		}
+		size, height, err := m.measure(doc.Root)
+		if err != nil {
+			return fmt.Errorf("document %d: %w", doc.Number, err)
+		}
+		if height > limits.MaxDepth {
+			return fmt.Errorf("document %d: nesting depth %d exceeds the limit of %d (DRONE_ECI_MAX_DEPTH)", doc.Number, height, limits.MaxDepth)
+		}
+		expanded = saturatingAdd(expanded, size)
+		literal += countLiteral(doc.Root)
+		budget := max(int64(limits.MaxExpandedNodes), int64(limits.AliasRatio)*literal)
+		if expanded > budget {
+			return fmt.Errorf("document %d: aliases expand the config to more than %d nodes from %d written (limits DRONE_ECI_MAX_EXPANDED_NODES and DRONE_ECI_MAX_ALIAS_RATIO); refusing it before the Drone server would expand it", doc.Number, budget, literal)
+		}
+	}
+	return nil
+}
+
+const saturated = int64(1) << 62
+
+func saturatingAdd(a, b int64) int64 {
+	if a >= saturated-b {
+		return saturated
+	}
+	return a + b
+}
+
+type measurer struct {
+	size   map[*yaml.Node]int64
+	height map[*yaml.Node]int
+	open   map[*yaml.Node]bool
+}
+
+func (m *measurer) measure(n *yaml.Node) (int64, int, error) {
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return 0, 0, fmt.Errorf("line %d: alias *%s has no anchor", n.Line, n.Value)
+		}
+		return m.measure(n.Alias)
+	}
+	if s, ok := m.size[n]; ok {
+		return s, m.height[n], nil
+	}
+	if m.open[n] {
+		return 0, 0, fmt.Errorf("line %d: anchor &%s contains itself", n.Line, n.Anchor)
+	}
+	m.open[n] = true
+	size, height := int64(1), 0
+	for _, child := range n.Content {
+		s, h, err := m.measure(child)
+		if err != nil {
+			return 0, 0, err
+		}
+		size = saturatingAdd(size, s)
+		height = max(height, h)
+	}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		height++
+	}
+	delete(m.open, n)
+	m.size[n], m.height[n] = size, height
+	return size, height, nil
+}
+
+func countLiteral(n *yaml.Node) int64 {
+	count := int64(1)
+	for _, child := range n.Content {
+		count += countLiteral(child)
+	}
+	return count
+}

@@ -1,0 +1,205 @@
+// Package yamldoc splits a Drone config into its YAML documents, keeps
+// each one's original bytes, parses them into order-preserving yaml.v3
+// trees, and refuses hostile input before anything expands an alias.
+//
+// Documents nobody edits are written back from their original bytes, so
+// they come back byte-identical; only edited documents are re-encoded.
+package yamldoc
+
+import (
+	"bytes"
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits bound what one config may cost to expand. They are checked on
+// the yaml.v3 tree, where aliases are still references, because the
+// libraries that read the config next (buildkite/yaml in Drone's server
+// and runners) expand every alias eagerly.
+type Limits struct {
+	MaxDocuments int
+	MaxDepth     int
+	// MaxExpandedNodes is the expansion every config may reach whatever
+	// its size; bigger configs may reach AliasRatio times their own node
+	// count, so the cost stays a small multiple of the input.
+	MaxExpandedNodes int
+	AliasRatio       int
+}
+
+// Document is one YAML document of a config.
+type Document struct {
+	// Number is the 1-based position among the config's documents, the
+	// way a user counts them in an error message.
+	Number int
+	// Raw is the document's original text, separator line included.
+	Raw []byte
+	// Root is the document node, nil when the chunk holds only comments,
+	// directives or separators.
+	Root *yaml.Node
+	// Edited marks a document whose tree was changed and must be
+	// re-encoded.
+	Edited bool
+}
+
+// Body returns the document's top-level node, usually a mapping.
+func (d *Document) Body() *yaml.Node {
+	if d.Root == nil || len(d.Root.Content) == 0 {
+		return nil
+	}
+	return d.Root.Content[0]
+}
+
+// Parse splits and parses data, then checks the limits. The error names
+// the document and carries the parser's own message.
+func Parse(data []byte, limits Limits) ([]*Document, error) {
+	chunks := split(data)
+	docs := make([]*Document, 0, len(chunks))
+	number := 0
+	for _, raw := range chunks {
+		doc := &Document{Raw: raw}
+		if hasContent(raw) {
+			number++
+			doc.Number = number
+			if number > limits.MaxDocuments {
+				return nil, fmt.Errorf("config has more than %d YAML documents (DRONE_ECI_MAX_DOCUMENTS)", limits.MaxDocuments)
+			}
+			var root yaml.Node
+			if err := yaml.Unmarshal(raw, &root); err != nil {
+				return nil, fmt.Errorf("document %d: invalid YAML: %w", number, err)
+			}
+			if root.Kind != 0 {
+				doc.Root = &root
+			}
+		}
+		docs = append(docs, doc)
+	}
+	if err := checkExpansion(docs, limits); err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
+// Encode writes the config back: untouched documents from their original
+// bytes, edited ones re-encoded after their original separator line.
+func Encode(docs []*Document) ([]byte, error) {
+	var out bytes.Buffer
+	for _, doc := range docs {
+		if !doc.Edited {
+			out.Write(doc.Raw)
+			continue
+		}
+		out.Write(separatorPrefix(doc.Raw))
+		enc := yaml.NewEncoder(&out)
+		enc.SetIndent(2)
+		if err := enc.Encode(doc.Root); err != nil {
+			return nil, fmt.Errorf("document %d: encoding: %w", doc.Number, err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, fmt.Errorf("document %d: encoding: %w", doc.Number, err)
+		}
+	}
+	return out.Bytes(), nil
+}
+
+// split cuts data at document-start markers. YAML forbids a line that
+// starts with "---" followed by a blank inside any scalar, so such a line
+// always begins a new document; directive lines ("%YAML") just before it
+// belong to the document they introduce.
+func split(data []byte) [][]byte {
+	var chunks [][]byte
+	start := 0
+	directives := -1 // offset of the first directive line since the last content
+	for off := 0; off < len(data); {
+		end := bytes.IndexByte(data[off:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = off + end + 1
+		}
+		line := data[off:next]
+		switch {
+		case isDocumentStart(line):
+			cut := off
+			if directives >= 0 {
+				cut = directives
+			}
+			if cut > start {
+				chunks = append(chunks, data[start:cut])
+				start = cut
+			}
+			directives = -1
+		case len(line) > 0 && line[0] == '%':
+			if directives < 0 {
+				directives = off
+			}
+		default:
+			directives = -1
+		}
+		off = next
+	}
+	if start < len(data) || len(chunks) == 0 {
+		chunks = append(chunks, data[start:])
+	}
+	return chunks
+}
+
+func isDocumentStart(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("---")) {
+		return false
+	}
+	if len(line) == 3 {
+		return true
+	}
+	switch line[3] {
+	case ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
+}
+
+// hasContent reports whether a chunk holds anything but blank lines,
+// comments, directives and markers, i.e. whether a parser sees a
+// document in it.
+func hasContent(raw []byte) bool {
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		trimmed := bytes.TrimSpace(line)
+		switch {
+		case len(trimmed) == 0, trimmed[0] == '#', line[0] == '%':
+		case isDocumentStart(line):
+			if rest := bytes.TrimSpace(line[3:]); len(rest) > 0 && rest[0] != '#' {
+				return true
+			}
+		case bytes.Equal(bytes.TrimRight(line, " \t\r"), []byte("...")):
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// separatorPrefix is the part of a document's original text that the
+// encoder does not write: its directives and "---" line.
+func separatorPrefix(raw []byte) []byte {
+	off := 0
+	for off < len(raw) {
+		end := bytes.IndexByte(raw[off:], '\n')
+		next := len(raw)
+		if end >= 0 {
+			next = off + end + 1
+		}
+		line := raw[off:next]
+		if isDocumentStart(line) {
+			if rest := bytes.TrimSpace(line[3:]); len(rest) > 0 && rest[0] != '#' {
+				// "--- key: value" style: the content is on the marker line,
+				// so keep only the marker itself.
+				return append(append([]byte{}, raw[:off]...), "---\n"...)
+			}
+			return raw[:next]
+		}
+		if len(line) == 0 || line[0] != '%' {
+			return raw[:off]
+		}
+		off = next
+	}
+	return raw[:off]
+}

@@ -1,0 +1,309 @@
+// Package plugin is the Drone-facing side of the service: it decides
+// which documents of a config opted in, runs the transforms on them and
+// returns the rewritten config, or nothing when nothing changed.
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/buildkite/yaml"
+	yamlv3 "gopkg.in/yaml.v3"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
+	"github.com/drone-convert-eci/drone-convert-eci/transform"
+)
+
+// Annotation keys a pipeline author may set besides the opt-in key.
+const (
+	// DisableAnnotation lists transforms to skip for one pipeline,
+	// comma-separated, e.g. "kaniko,sizing".
+	DisableAnnotation = "drone-convert-eci/disable"
+	// ReportAnnotation carries the conversion report into the pod, where
+	// the author can read it (kubectl, or /run/drone in any step).
+	ReportAnnotation = "drone-convert-eci/report"
+)
+
+// Input is one conversion request, from the server or the CLI.
+type Input struct {
+	Config []byte
+	// Repo is the repository slug, owner/name.
+	Repo      string
+	Trusted   bool
+	Protected bool
+	// OptInAll treats every kubernetes pipeline as listed (CLI --opt-in);
+	// an explicit opt-out annotation still wins.
+	OptInAll bool
+}
+
+// Outcome says what happened to one pipeline document.
+type Outcome struct {
+	Document int
+	Pipeline string
+	// Converted is true when the pipeline was rewritten.
+	Converted bool
+	// Reason says why a kubernetes pipeline was left alone.
+	Reason string
+	// Disabled lists the transforms the pipeline switched off.
+	Disabled []string
+	Report   transform.Report
+}
+
+// Result is the answer for one config.
+type Result struct {
+	// Config is the rewritten config, nil when nothing changed.
+	Config []byte
+	// Skipped says why the whole config was left alone, if it was.
+	Skipped  string
+	Outcomes []Outcome
+}
+
+// ErrHostile wraps refusals of configs that are too costly to parse.
+var ErrHostile = errors.New("config refused")
+
+// Converter is the pure conversion: configuration in, config out.
+type Converter struct {
+	cfg        config.Config
+	limits     yamldoc.Limits
+	transforms []transform.Transform
+}
+
+// NewConverter builds the transforms the configuration asks for.
+func NewConverter(cfg config.Config) *Converter {
+	tolerations := []transform.Toleration{}
+	if cfg.TolerationKey != "" {
+		tolerations = append(tolerations, transform.Toleration{
+			Key:      cfg.TolerationKey,
+			Operator: cfg.TolerationOperator,
+			Value:    cfg.TolerationValue,
+			Effect:   cfg.TolerationEffect,
+		})
+	}
+	return &Converter{
+		cfg: cfg,
+		limits: yamldoc.Limits{
+			MaxDocuments:     cfg.MaxDocuments,
+			MaxDepth:         cfg.MaxDepth,
+			MaxExpandedNodes: cfg.MaxExpandedNodes,
+			AliasRatio:       cfg.AliasRatio,
+		},
+		transforms: []transform.Transform{
+			transform.Scheduling{NodeSelector: cfg.NodeSelector, Tolerations: tolerations},
+		},
+	}
+}
+
+// header is what decides whether a document is ours, read with the YAML
+// library Drone itself reads configs with, so we agree with Drone on
+// what each document is.
+type header struct {
+	Kind     string `yaml:"kind"`
+	Type     string `yaml:"type"`
+	Name     string `yaml:"name"`
+	Metadata struct {
+		Annotations map[string]string `yaml:"annotations"`
+	} `yaml:"metadata"`
+}
+
+// Convert converts one config. Documents it does not rewrite come back
+// byte for byte; an error names the document, pipeline and field.
+func (c *Converter) Convert(in Input) (Result, error) {
+	// Limits first, whatever the repo asked for: the Drone server parses
+	// this config right after us with a library that expands every alias.
+	docs, err := yamldoc.Parse(in.Config, c.limits)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrHostile, err)
+	}
+	if !c.cfg.Enabled {
+		return Result{Skipped: "conversion is switched off (DRONE_ECI_ENABLED=false)"}, nil
+	}
+	if matchAny(c.cfg.DenyRepos, in.Repo) {
+		return Result{Skipped: fmt.Sprintf("repo %s is on the deny list (DRONE_ECI_DENY_REPOS)", in.Repo)}, nil
+	}
+	listed := in.OptInAll || matchAny(c.cfg.Repos, in.Repo)
+
+	var result Result
+	var chosen []*yamldoc.Document
+	var headers []header
+	for _, doc := range docs {
+		if doc.Root == nil {
+			continue
+		}
+		var h header
+		if err := yaml.Unmarshal(doc.Raw, &h); err != nil {
+			if isKubernetesPipeline(doc) {
+				return Result{}, fmt.Errorf("document %d: %w", doc.Number, err)
+			}
+			continue // Drone will report its own error for this one
+		}
+		if h.Kind != "pipeline" || h.Type != "kubernetes" {
+			continue
+		}
+		opted, reason, err := c.optedIn(h, listed)
+		if err != nil {
+			return Result{}, fmt.Errorf("document %d (pipeline %q): %w", doc.Number, h.Name, err)
+		}
+		if !opted {
+			result.Outcomes = append(result.Outcomes, Outcome{Document: doc.Number, Pipeline: h.Name, Reason: reason})
+			continue
+		}
+		chosen = append(chosen, doc)
+		headers = append(headers, h)
+	}
+	if len(chosen) == 0 {
+		return result, nil
+	}
+	if in.Protected && !c.cfg.ConvertProtected {
+		// The server checks the signature document against the converted
+		// bytes; rewriting would hold every build for approval.
+		result.Skipped = fmt.Sprintf("repo %s is protected: its signature covers the config as written, so it is left unchanged (DRONE_ECI_CONVERT_PROTECTED=true converts it anyway)", in.Repo)
+		return result, nil
+	}
+	for i, doc := range chosen {
+		outcome, err := c.convertPipeline(doc, headers[i], in.Trusted)
+		if err != nil {
+			return Result{}, fmt.Errorf("document %d: %w", doc.Number, err)
+		}
+		result.Outcomes = append(result.Outcomes, outcome)
+	}
+	if !anyEdited(docs) {
+		return result, nil
+	}
+	out, err := yamldoc.Encode(docs)
+	if err != nil {
+		return Result{}, err
+	}
+	result.Config = out
+	return result, nil
+}
+
+func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, trusted bool) (Outcome, error) {
+	outcome := Outcome{Document: doc.Number, Pipeline: h.Name}
+	body := doc.Body()
+	if body == nil || body.Kind != yamlv3.MappingNode {
+		return outcome, fmt.Errorf("pipeline %q: expected a mapping at the top of the document", h.Name)
+	}
+	disabled, err := c.disabled(h)
+	if err != nil {
+		return outcome, fmt.Errorf("pipeline %q: %w", h.Name, err)
+	}
+	p := &transform.Pipeline{Name: h.Name, Body: body, Trusted: trusted}
+	for _, t := range c.transforms {
+		if disabled[t.Name()] {
+			outcome.Disabled = append(outcome.Disabled, t.Name())
+			continue
+		}
+		if err := t.Apply(p); err != nil {
+			return outcome, err
+		}
+	}
+	outcome.Report = p.Report
+	if len(p.Report.Changes) == 0 {
+		// Nothing to do (already converted, or every transform off): the
+		// document keeps its bytes, which is what makes converting twice
+		// the same as converting once.
+		outcome.Reason = "already runs on ECI: nothing to change"
+		return outcome, nil
+	}
+	if err := transform.Annotate(p, ReportAnnotation, p.Report.String()); err != nil {
+		return outcome, err
+	}
+	doc.Edited = true
+	outcome.Converted = true
+	return outcome, nil
+}
+
+// optedIn applies the opt-in rules: the pipeline's annotation decides
+// when present ("false" opts out even a listed repo); otherwise the
+// server-side repo list does.
+func (c *Converter) optedIn(h header, listed bool) (bool, string, error) {
+	value, ok := h.Metadata.Annotations[c.cfg.OptInAnnotation]
+	if !ok {
+		if listed {
+			return true, "", nil
+		}
+		return false, fmt.Sprintf("not opted in (no %s annotation, repo not listed)", c.cfg.OptInAnnotation), nil
+	}
+	switch strings.ToLower(strings.TrimSpace(value)) {
+	case "true":
+		return true, "", nil
+	case "false":
+		return false, fmt.Sprintf("opted out (%s: %q)", c.cfg.OptInAnnotation, value), nil
+	}
+	return false, "", fmt.Errorf("metadata.annotations.%s: %q is neither \"true\" nor \"false\"", c.cfg.OptInAnnotation, value)
+}
+
+// disabled reads the per-pipeline switch and refuses names it does not
+// know, so a typo does not silently leave a transform on.
+func (c *Converter) disabled(h header) (map[string]bool, error) {
+	value := h.Metadata.Annotations[DisableAnnotation]
+	off := map[string]bool{}
+	for _, name := range strings.Split(value, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !c.known(name) {
+			return nil, fmt.Errorf("metadata.annotations.%s: unknown transform %q (known: %s)", DisableAnnotation, name, strings.Join(c.names(), ", "))
+		}
+		off[name] = true
+	}
+	return off, nil
+}
+
+func (c *Converter) known(name string) bool {
+	for _, t := range c.transforms {
+		if t.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Converter) names() []string {
+	names := make([]string, len(c.transforms))
+	for i, t := range c.transforms {
+		names[i] = t.Name()
+	}
+	return names
+}
+
+func matchAny(globs []string, repo string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, repo); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func anyEdited(docs []*yamldoc.Document) bool {
+	for _, d := range docs {
+		if d.Edited {
+			return true
+		}
+	}
+	return false
+}
+
+// isKubernetesPipeline is a lenient check used only to decide whether a
+// document Drone's YAML library cannot read is one of ours.
+func isKubernetesPipeline(doc *yamldoc.Document) bool {
+	body := doc.Body()
+	if body == nil {
+		return false
+	}
+	var kind, typ string
+	for i := 0; i+1 < len(body.Content); i += 2 {
+		switch body.Content[i].Value {
+		case "kind":
+			kind = body.Content[i+1].Value
+		case "type":
+			typ = body.Content[i+1].Value
+		}
+	}
+	return kind == "pipeline" && typ == "kubernetes"
+}

@@ -1,0 +1,77 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// gate bounds concurrent conversions overall and per repo, so that one
+// repo pushing many builds (or a costly config) queues behind itself
+// instead of slowing every other repo's builds.
+type gate struct {
+	global  chan struct{}
+	perRepo int
+	timeout time.Duration
+
+	mu    sync.Mutex
+	repos map[string]*repoSlots
+}
+
+type repoSlots struct {
+	slots   chan struct{}
+	waiters int // callers holding or waiting for a slot; the entry goes at 0
+}
+
+func newGate(global, perRepo int, timeout time.Duration) *gate {
+	return &gate{
+		global:  make(chan struct{}, global),
+		perRepo: perRepo,
+		timeout: timeout,
+		repos:   map[string]*repoSlots{},
+	}
+}
+
+// enter waits for a slot for repo, then for a global one, and returns the
+// function that gives both back.
+func (g *gate) enter(ctx context.Context, repo string) (func(), error) {
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+
+	g.mu.Lock()
+	r := g.repos[repo]
+	if r == nil {
+		r = &repoSlots{slots: make(chan struct{}, g.perRepo)}
+		g.repos[repo] = r
+	}
+	r.waiters++
+	g.mu.Unlock()
+	leave := func() {
+		g.mu.Lock()
+		r.waiters--
+		if r.waiters == 0 {
+			delete(g.repos, repo)
+		}
+		g.mu.Unlock()
+	}
+
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		leave()
+		return nil, fmt.Errorf("too many conversions of repo %s in flight; gave up after %s (DRONE_ECI_MAX_CONCURRENT_PER_REPO, DRONE_ECI_QUEUE_TIMEOUT)", repo, g.timeout)
+	}
+	select {
+	case g.global <- struct{}{}:
+	case <-ctx.Done():
+		<-r.slots
+		leave()
+		return nil, fmt.Errorf("the converter is busy; gave up after %s (DRONE_ECI_MAX_CONCURRENT, DRONE_ECI_QUEUE_TIMEOUT)", g.timeout)
+	}
+	return func() {
+		<-g.global
+		<-r.slots
+		leave()
+	}, nil
+}

@@ -1,0 +1,146 @@
+package transform
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// lookup returns the value under key in mapping m, the way a YAML 1.1
+// reader sees it: explicit keys first, then keys brought in by merge
+// keys ("<<: *anchor"), which Drone's YAML library honours.
+func lookup(m *yaml.Node, key string) *yaml.Node {
+	m = resolve(m)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
+			return m.Content[i+1]
+		}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Tag != "!!merge" {
+			continue
+		}
+		source := resolve(m.Content[i+1])
+		sources := []*yaml.Node{source}
+		if source != nil && source.Kind == yaml.SequenceNode {
+			sources = source.Content
+		}
+		for _, s := range sources {
+			if v := lookup(s, key); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// lookupString returns the scalar value under key, "" when absent.
+func lookupString(m *yaml.Node, key string) string {
+	v := resolve(lookup(m, key))
+	if v == nil || v.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return v.Value
+}
+
+// editable returns the value under key in m, ready to be edited in
+// place without touching anything else: an alias or a merged value is
+// replaced by an explicit copy (editing the anchor would change every
+// other place that uses it), and a missing or null value by an empty
+// node of the wanted kind. field names the value for error messages.
+func editable(m *yaml.Node, key string, kind yaml.Kind, field string) (*yaml.Node, error) {
+	var slot *yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
+			slot = m.Content[i+1]
+			break
+		}
+	}
+	current := resolve(slot)
+	if slot == nil {
+		current = resolve(lookup(m, key)) // brought in by a merge key
+	}
+	if current != nil && isNull(current) {
+		current = nil
+	}
+	if current != nil && current.Kind != kind {
+		return nil, fmt.Errorf("%s: expected a %s, found a %s", field, kindName(kind), kindName(current.Kind))
+	}
+	if slot != nil && slot == current {
+		return slot, nil
+	}
+	fresh := &yaml.Node{Kind: kind, Tag: kindTag(kind)}
+	if current != nil {
+		fresh.Style = current.Style
+		fresh.Content = append([]*yaml.Node(nil), current.Content...)
+	}
+	if slot != nil {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i+1] == slot {
+				m.Content[i+1] = fresh
+			}
+		}
+		return fresh, nil
+	}
+	m.Content = append(m.Content, scalar(key), fresh)
+	return fresh, nil
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || (n.Tag == "" && n.Value == ""))
+}
+
+func kindTag(kind yaml.Kind) string {
+	switch kind {
+	case yaml.MappingNode:
+		return "!!map"
+	case yaml.SequenceNode:
+		return "!!seq"
+	}
+	return "!!str"
+}
+
+func kindName(kind yaml.Kind) string {
+	switch kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		return "scalar"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "document"
+}
+
+// scalar is a string node holding s. Drone runs envsubst over the whole
+// config before parsing it, so a "$" the converter writes must be
+// doubled to reach the runner as written.
+func scalar(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.ReplaceAll(s, "$", "$$")}
+}
+
+// setString sets key in mapping m to the string s, replacing an
+// existing explicit value.
+func setString(m *yaml.Node, key, s string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
+			m.Content[i+1] = scalar(s)
+			return
+		}
+	}
+	m.Content = append(m.Content, scalar(key), scalar(s))
+}

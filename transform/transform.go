@@ -1,0 +1,87 @@
+// Package transform holds the pure rewrites that make one opted-in
+// kubernetes pipeline run on ECI. Each works on the pipeline's yaml.v3
+// tree, in place, and records what it did in the pipeline's report; none
+// does I/O. One file per concern.
+package transform
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Pipeline is one kubernetes pipeline document being rewritten.
+type Pipeline struct {
+	// Name is the pipeline's name, for messages.
+	Name string
+	// Body is the document's top-level mapping; transforms edit it.
+	Body *yaml.Node
+	// Trusted is the repo's trusted flag: the runner's linter allows
+	// secret, config_map, claim and host volumes only for trusted repos.
+	Trusted bool
+	// Report collects what was changed, dropped or refused.
+	Report Report
+}
+
+// Transform rewrites one pipeline. It returns an error, naming the
+// pipeline, step and field, when the pipeline cannot run on ECI.
+type Transform interface {
+	// Name is how pipeline authors switch the transform off.
+	Name() string
+	Apply(p *Pipeline) error
+}
+
+// Report is what a transform tells the pipeline author. Changes and
+// warnings are short phrases; they travel in a pod annotation and in the
+// dry-run CLI's output.
+type Report struct {
+	Changes  []string
+	Warnings []string
+}
+
+// Changed records one change.
+func (r *Report) Changed(format string, args ...any) {
+	r.Changes = append(r.Changes, fmt.Sprintf(format, args...))
+}
+
+// Warn records something the author should look at.
+func (r *Report) Warn(format string, args ...any) {
+	r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
+}
+
+// Empty reports whether nothing was recorded.
+func (r Report) Empty() bool { return len(r.Changes) == 0 && len(r.Warnings) == 0 }
+
+// String is the one-line form used in the report annotation.
+func (r Report) String() string {
+	var b strings.Builder
+	if len(r.Changes) > 0 {
+		b.WriteString("changed: ")
+		b.WriteString(strings.Join(r.Changes, "; "))
+	}
+	if len(r.Warnings) > 0 {
+		if b.Len() > 0 {
+			b.WriteString(" | ")
+		}
+		b.WriteString("warnings: ")
+		b.WriteString(strings.Join(r.Warnings, "; "))
+	}
+	return b.String()
+}
+
+// Annotate sets one of the pipeline's metadata.annotations, which the
+// runner copies onto the pod last, so the pipeline's own win over the
+// runner's defaults.
+func Annotate(p *Pipeline, key, value string) error {
+	metadata, err := editable(p.Body, "metadata", yaml.MappingNode, "metadata")
+	if err != nil {
+		return fmt.Errorf("pipeline %q: %w", p.Name, err)
+	}
+	annotations, err := editable(metadata, "annotations", yaml.MappingNode, "metadata.annotations")
+	if err != nil {
+		return fmt.Errorf("pipeline %q: %w", p.Name, err)
+	}
+	setString(annotations, key, value)
+	return nil
+}
