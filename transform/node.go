@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
 )
 
 // resolve follows an alias to the node it names.
@@ -24,12 +26,12 @@ func lookup(m *yaml.Node, key string) *yaml.Node {
 		return nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
+		if m.Content[i].Value == key && !yamldoc.IsMergeKey(m.Content[i]) {
 			return m.Content[i+1]
 		}
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Tag != "!!merge" {
+		if !yamldoc.IsMergeKey(m.Content[i]) {
 			continue
 		}
 		source := resolve(m.Content[i+1])
@@ -63,7 +65,7 @@ func lookupString(m *yaml.Node, key string) string {
 func editable(m *yaml.Node, key string, kind yaml.Kind, field string) (*yaml.Node, error) {
 	var slot *yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
+		if m.Content[i].Value == key && !yamldoc.IsMergeKey(m.Content[i]) {
 			slot = m.Content[i+1]
 			break
 		}
@@ -137,7 +139,7 @@ func scalar(s string) *yaml.Node {
 // existing explicit value.
 func setString(m *yaml.Node, key, s string) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key && m.Content[i].Tag != "!!merge" {
+		if m.Content[i].Value == key && !yamldoc.IsMergeKey(m.Content[i]) {
 			m.Content[i+1] = scalar(s)
 			return
 		}

@@ -9,6 +9,8 @@ package yamldoc
 import (
 	"bytes"
 	"fmt"
+	"regexp"
+	"strconv"
 
 	"gopkg.in/yaml.v3"
 )
@@ -55,8 +57,10 @@ func (d *Document) Body() *yaml.Node {
 func Parse(data []byte, limits Limits) ([]*Document, error) {
 	chunks := split(data)
 	docs := make([]*Document, 0, len(chunks))
-	number := 0
+	number, line := 0, 1
 	for _, raw := range chunks {
+		first := line
+		line += bytes.Count(raw, []byte("\n"))
 		doc := &Document{Raw: raw}
 		if hasContent(raw) {
 			number++
@@ -66,7 +70,7 @@ func Parse(data []byte, limits Limits) ([]*Document, error) {
 			}
 			var root yaml.Node
 			if err := yaml.Unmarshal(raw, &root); err != nil {
-				return nil, fmt.Errorf("document %d: invalid YAML: %w", number, err)
+				return nil, fmt.Errorf("document %d: invalid YAML: %s", number, fileLines(err, first))
 			}
 			if root.Kind != 0 {
 				doc.Root = &root
@@ -90,6 +94,7 @@ func Encode(docs []*Document) ([]byte, error) {
 			continue
 		}
 		out.Write(separatorPrefix(doc.Raw))
+		untagMergeKeys(doc.Root, map[*yaml.Node]bool{})
 		enc := yaml.NewEncoder(&out)
 		enc.SetIndent(2)
 		if err := enc.Encode(doc.Root); err != nil {
@@ -202,4 +207,45 @@ func separatorPrefix(raw []byte) []byte {
 		off = next
 	}
 	return raw[:off]
+}
+
+// IsMergeKey reports whether n is a YAML merge key ("<<"), which
+// buildkite/yaml honours like any YAML 1.1 reader.
+func IsMergeKey(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Value == "<<" && n.Style == 0 && (n.Tag == "!!merge" || n.Tag == "")
+}
+
+// untagMergeKeys clears the tag yaml.v3 gives merge keys when decoding,
+// which its encoder would otherwise print as "!!merge <<"; an untagged
+// plain "<<" reads back as the same merge key.
+func untagMergeKeys(n *yaml.Node, seen map[*yaml.Node]bool) {
+	if n == nil || seen[n] {
+		return
+	}
+	seen[n] = true
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if IsMergeKey(n.Content[i]) {
+				n.Content[i].Tag = ""
+			}
+		}
+	}
+	for _, child := range n.Content {
+		untagMergeKeys(child, seen)
+	}
+}
+
+var chunkLine = regexp.MustCompile(`line (\d+)`)
+
+// fileLines rewrites the parser's line numbers, which count from the
+// start of the document, into lines of the whole file, which is what the
+// author's editor shows.
+func fileLines(err error, first int) string {
+	return chunkLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		n, convErr := strconv.Atoi(m[len("line "):])
+		if convErr != nil {
+			return m
+		}
+		return "line " + strconv.Itoa(n+first-1)
+	})
 }

@@ -1,0 +1,46 @@
+// Package command implements the binary's subcommands: serve (the
+// conversion extension Drone calls) and convert (the same conversion on
+// a local file), which share one configuration.
+package command
+
+import (
+	"fmt"
+	"io"
+)
+
+// Exit codes of the convert subcommand, documented in the README.
+const (
+	exitOK       = 0
+	exitRefused  = 1 // a pipeline cannot be converted, or serving failed
+	exitUsage    = 2
+	usageMessage = `usage:
+  drone-convert-eci [serve]                    run the conversion extension (the default)
+  drone-convert-eci convert [flags] [FILE|-]   convert a config locally and print it
+
+convert flags:
+  --opt-in            treat every kubernetes pipeline as opted in
+  --repo owner/name   the repository slug (matched against DRONE_ECI_REPOS)
+  --trusted           the repo is trusted, as Drone's repo.trusted
+  --protected         the repo is protected, as Drone's repo.protected
+
+Settings come from DRONE_* environment variables; see the README.
+`
+)
+
+// Run dispatches to a subcommand and returns the process exit code.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return serve(nil, stderr)
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "convert":
+		return convert(args[1:], stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usageMessage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usageMessage)
+	return exitUsage
+}

@@ -1,0 +1,90 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/plugin"
+	"github.com/drone-convert-eci/drone-convert-eci/server"
+)
+
+func serve(args []string, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "serve takes no arguments (settings come from DRONE_* variables)\n%s", usageMessage)
+		return exitUsage
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, "drone-convert-eci:", err)
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	secret, bind, err := cfg.ServeSecret()
+	if err != nil {
+		log.Error(err)
+		return exitUsage
+	}
+	if cfg.LocalDryRun && cfg.Secret == "" {
+		log.Warnf("LOCAL DRY-RUN MODE: signatures are checked against the public secret %q and the server listens on %s only; never use this mode with a real Drone server", config.LocalDryRunSecret, bind)
+	}
+	handler := server.Handler(plugin.New(cfg, log), server.Options{
+		Secret:       secret,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxClockSkew: cfg.MaxClockSkew,
+	}, log)
+	srv := &http.Server{
+		Addr:              bind,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Drone gives a conversion one minute (DRONE_CONVERT_TIMEOUT).
+		WriteTimeout: time.Minute,
+		IdleTimeout:  2 * time.Minute,
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errs := make(chan error, 1)
+	go func() { errs <- srv.ListenAndServe() }()
+	log.WithFields(logrus.Fields{
+		"bind":    bind,
+		"enabled": cfg.Enabled,
+		"shadow":  cfg.Shadow,
+	}).Info("drone-convert-eci listening")
+	select {
+	case err := <-errs:
+		log.WithError(err).Error("server stopped")
+		return exitRefused
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.WithError(err).Error("shutdown")
+		return exitRefused
+	}
+	return exitOK
+}
+
+func newLogger(cfg config.Config, out io.Writer) *logrus.Logger {
+	log := logrus.New()
+	log.SetOutput(out)
+	if strings.EqualFold(cfg.LogFormat, "json") {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	}
+	if cfg.Debug {
+		log.SetLevel(logrus.DebugLevel)
+	}
+	return log
+}

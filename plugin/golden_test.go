@@ -1,0 +1,176 @@
+package plugin
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files from the current output")
+
+const goldenDir = "../testdata/convert"
+
+// goldenCase is one testdata/convert/NAME.yml input, with NAME.args
+// holding the request and settings ("repo: octo/x", "repos: octo/*",
+// "deny: ...", "node-selector: k:v", "trusted", "protected",
+// "convert-protected", "opt-in"), and NAME.golden the expected summary
+// and output.
+type goldenCase struct {
+	name  string
+	input Input
+	cfg   config.Config
+}
+
+func loadGoldenCases(t *testing.T) []goldenCase {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(goldenDir, "*.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden inputs in %s: %v", goldenDir, err)
+	}
+	var cases []goldenCase
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yml")
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := goldenCase{name: name, input: Input{Config: data, Repo: "octo/hello-world"}, cfg: config.Default()}
+		if args, err := os.ReadFile(filepath.Join(goldenDir, name+".args")); err == nil {
+			applyArgs(t, &c, args)
+		}
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+func applyArgs(t *testing.T, c *goldenCase, args []byte) {
+	t.Helper()
+	scanner := bufio.NewScanner(bytes.NewReader(args))
+	for scanner.Scan() {
+		key, value, _ := strings.Cut(scanner.Text(), ": ")
+		switch key {
+		case "repo":
+			c.input.Repo = value
+		case "repos":
+			c.cfg.Repos = append(c.cfg.Repos, value)
+		case "deny":
+			c.cfg.DenyRepos = append(c.cfg.DenyRepos, value)
+		case "node-selector":
+			k, v, _ := strings.Cut(value, ":")
+			c.cfg.NodeSelector = map[string]string{k: v}
+		case "trusted":
+			c.input.Trusted = true
+		case "protected":
+			c.input.Protected = true
+		case "convert-protected":
+			c.cfg.ConvertProtected = true
+		case "opt-in":
+			c.input.OptInAll = true
+		default:
+			t.Fatalf("%s.args: unknown line %q", c.name, scanner.Text())
+		}
+	}
+}
+
+// render is what a golden file holds: the summary as comments, then the
+// config Drone would receive, or the error it would show.
+func render(result Result, err error) []byte {
+	var b bytes.Buffer
+	if err != nil {
+		b.WriteString("# result: error\n")
+		b.WriteString(err.Error())
+		b.WriteString("\n")
+		return b.Bytes()
+	}
+	if result.Config == nil {
+		b.WriteString("# result: unchanged (Drone gets 204 and keeps its config)\n")
+	} else {
+		b.WriteString("# result: converted\n")
+	}
+	var summary bytes.Buffer
+	result.WriteSummary(&summary)
+	for _, line := range strings.Split(strings.TrimSpace(summary.String()), "\n") {
+		b.WriteString("# " + line + "\n")
+	}
+	if result.Config != nil {
+		b.WriteString("# --- output ---\n")
+		b.Write(result.Config)
+	}
+	return b.Bytes()
+}
+
+func TestGolden(t *testing.T) {
+	for _, c := range loadGoldenCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			conv := NewConverter(c.cfg)
+			result, err := conv.Convert(c.input)
+			got := render(result, err)
+			golden := filepath.Join(goldenDir, c.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, readErr := os.ReadFile(golden)
+			if readErr != nil {
+				t.Fatalf("%v (run go test ./plugin -update to create it)", readErr)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("output differs from %s:\n--- got ---\n%s\n--- want ---\n%s", golden, got, want)
+			}
+			if err != nil || result.Config == nil {
+				return
+			}
+			// Converting the output again must change nothing: Drone
+			// converts every build twice and may replay cached answers.
+			again := c.input
+			again.Config = result.Config
+			second, err := conv.Convert(again)
+			if err != nil {
+				t.Fatalf("second conversion: %v", err)
+			}
+			if second.Config != nil && !bytes.Equal(second.Config, result.Config) {
+				t.Errorf("second conversion changed the output:\n%s", second.Config)
+			}
+			// Documents nobody converted keep their bytes.
+			assertUntouchedDocumentsIdentical(t, c.input.Config, result)
+		})
+	}
+}
+
+func assertUntouchedDocumentsIdentical(t *testing.T, input []byte, result Result) {
+	t.Helper()
+	converted := map[int]bool{}
+	for _, o := range result.Outcomes {
+		if o.Converted {
+			converted[o.Document] = true
+		}
+	}
+	limits := NewConverter(config.Default()).limits
+	before, err := yamldoc.Parse(input, limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := yamldoc.Parse(result.Config, limits)
+	if err != nil {
+		t.Fatalf("output does not parse: %v", err)
+	}
+	if len(before) != len(after) {
+		t.Fatalf("output has %d chunks, input %d", len(after), len(before))
+	}
+	for i := range before {
+		if converted[before[i].Number] {
+			continue
+		}
+		if !bytes.Equal(before[i].Raw, after[i].Raw) {
+			t.Errorf("document %d was not converted but changed:\n%q\n%q", before[i].Number, before[i].Raw, after[i].Raw)
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	httpsignatures "github.com/99designs/httpsignatures-go"
+	"github.com/sirupsen/logrus"
+)
+
+// Fallbacks for a zero Options. The config package sets the real
+// defaults; these exist so that a zero value fails safe (bounded body,
+// bounded replay window) instead of meaning "no limit".
+const (
+	defaultMaxBodyBytes = 1 << 20
+	defaultMaxClockSkew = 5 * time.Minute
+)
+
+// What drone-go's plugin client sends (plugin/internal/client): it signs
+// with this key id and algorithm, and sets Digest to "SHA-256=" followed
+// by the standard, padded base64 of the body's SHA-256. We accept exactly
+// that and nothing looser: no other algorithm names, letter cases or
+// encodings, so there is one form to reason about.
+const (
+	keyID        = "hmac-key"
+	digestPrefix = "SHA-256="
+)
+
+// Options configures Guard.
+type Options struct {
+	Secret       string           // shared HMAC secret
+	MaxBodyBytes int64            // default 1 MiB at the config level
+	MaxClockSkew time.Duration    // default 5m
+	Now          func() time.Time // nil = time.Now; for tests
+}
+
+// Guard closes the gaps that drone-go's converter.Handler leaves open: it
+// never ties the signed Digest header to the body (so a captured request
+// can carry any body), never looks at how old Date is (so a captured
+// request replays forever), and reads the body without a size limit.
+//
+// Status codes: every failure to prove that the request is authentic and
+// fresh (signature missing, malformed or wrong; signed headers not
+// covering date and digest; Date outside the skew window; Digest missing,
+// malformed or not matching the body) answers 401 Unauthorized, because
+// to the caller they all mean "this does not prove it came from your
+// Drone server just now". A body larger than MaxBodyBytes answers 413, and
+// one that breaks off mid-read answers 400. An empty secret answers 500 to
+// everything: HMAC with an empty key is a signature anyone can forge, so
+// we fail closed.
+//
+// The body is read only after the headers are authenticated, so an
+// unauthenticated caller cannot make us buffer anything.
+func Guard(next http.Handler, opts Options, log logrus.FieldLogger) http.Handler {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if opts.MaxClockSkew <= 0 {
+		opts.MaxClockSkew = defaultMaxClockSkew
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if log == nil {
+		l := logrus.New()
+		l.Out = io.Discard
+		log = l
+	}
+	return &guard{next: next, opts: opts, log: log}
+}
+
+type guard struct {
+	next http.Handler
+	opts Options
+	log  logrus.FieldLogger
+}
+
+func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.opts.Secret == "" {
+		g.log.WithFields(requestFields(r)).Error("guard: refusing request: no shared secret configured")
+		http.Error(w, "server misconfigured: no shared secret", http.StatusInternalServerError)
+		return
+	}
+	if reason := g.authenticate(r); reason != "" {
+		g.refuse(w, r, http.StatusUnauthorized, reason)
+		return
+	}
+
+	tooLargeReason := fmt.Sprintf("request body larger than %d bytes", g.opts.MaxBodyBytes)
+	// A declared length settles it without reading; chunked bodies are
+	// caught by MaxBytesReader, which also makes the server close the
+	// connection instead of draining the rest.
+	if r.ContentLength > g.opts.MaxBodyBytes {
+		g.refuse(w, r, http.StatusRequestEntityTooLarge, tooLargeReason)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			g.refuse(w, r, http.StatusRequestEntityTooLarge, tooLargeReason)
+			return
+		}
+		g.refuse(w, r, http.StatusBadRequest, "cannot read request body: "+err.Error())
+		return
+	}
+
+	// The signature only proves the Digest header is genuine; this is what
+	// proves the body is the one that was signed.
+	want := digestPrefix + base64.StdEncoding.EncodeToString(sha256Sum(body))
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Digest")), []byte(want)) != 1 {
+		g.refuse(w, r, http.StatusUnauthorized, "Digest header does not match the request body")
+		return
+	}
+
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	g.next.ServeHTTP(w, r)
+}
+
+// authenticate checks everything that can be checked from the headers
+// alone and returns why the request is refused, or "" to go on. Messages
+// name the problem but never echo secrets or expected signatures.
+func (g *guard) authenticate(r *http.Request) string {
+	sig, err := httpsignatures.FromRequest(r)
+	if errors.Is(err, httpsignatures.ErrorNoSignatureHeader) {
+		return "missing http signature"
+	}
+	if err != nil {
+		return "malformed http signature: " + err.Error()
+	}
+	if sig.Algorithm != httpsignatures.AlgorithmHmacSha256 {
+		return "http signature algorithm must be hmac-sha256"
+	}
+	if sig.KeyID != keyID {
+		return fmt.Sprintf("http signature key id must be %q", keyID)
+	}
+	// drone-go's handler only insists on "date"; without "digest" in the
+	// signed list the body is not bound to the signature at all.
+	if !covers(sig.Headers, "date") || !covers(sig.Headers, "digest") {
+		return "http signature must cover the date and digest headers"
+	}
+	// Checked before IsValid only to give a clearer reason than
+	// "invalid signature" when a signed header is simply absent.
+	for _, h := range sig.Headers {
+		if h != httpsignatures.RequestTarget && r.Header.Get(h) == "" {
+			return fmt.Sprintf("signed header %q is missing", h)
+		}
+	}
+	if !sig.IsValid(g.opts.Secret, r) {
+		return "invalid http signature (is the shared secret the same on both sides?)"
+	}
+
+	// Header.Get returns the first value, which is also the one the
+	// signature was computed over, so what we check is what was signed.
+	date, err := http.ParseTime(r.Header.Get("Date"))
+	if err != nil {
+		return "malformed Date header"
+	}
+	now := g.opts.Now()
+	if skew := now.Sub(date); skew > g.opts.MaxClockSkew || skew < -g.opts.MaxClockSkew {
+		return fmt.Sprintf("Date header is %s away from server time, more than the allowed %s (replayed request, or clocks out of sync?)",
+			skew.Round(time.Second).Abs(), g.opts.MaxClockSkew)
+	}
+	return ""
+}
+
+func (g *guard) refuse(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	// Logged before the response is written so that the entry exists by
+	// the time the caller sees the answer.
+	g.log.WithFields(requestFields(r)).WithField("status", code).Debugf("guard: refused request: %s", reason)
+	if code == http.StatusUnauthorized {
+		// RFC 9110 requires a challenge with 401; this one names the
+		// scheme draft-cavage-http-signatures defines and what we need signed.
+		w.Header().Set("WWW-Authenticate", `Signature realm="drone-convert-eci",headers="date digest"`)
+	}
+	http.Error(w, reason, code)
+}
+
+func requestFields(r *http.Request) logrus.Fields {
+	return logrus.Fields{"remote": r.RemoteAddr, "method": r.Method, "path": r.URL.Path}
+}
+
+func covers(list httpsignatures.HeaderList, name string) bool {
+	for _, h := range list {
+		if h == name {
+			return true
+		}
+	}
+	return false
+}
+
+func sha256Sum(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
+}
