@@ -1,0 +1,130 @@
+package yamldoc
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var testLimits = Limits{MaxDocuments: 200, MaxDepth: 64, MaxExpandedNodes: 10000, AliasRatio: 10}
+
+func TestSplit(t *testing.T) {
+	tests := []struct {
+		name   string
+		input  string
+		chunks []string
+	}{
+		{"single", "a: 1\n", []string{"a: 1\n"}},
+		{"leading marker", "---\na: 1\n", []string{"---\na: 1\n"}},
+		{"two documents", "a: 1\n---\nb: 2\n", []string{"a: 1\n", "---\nb: 2\n"}},
+		{"no final newline", "a: 1\n---\nb: 2", []string{"a: 1\n", "---\nb: 2"}},
+		{"crlf", "a: 1\r\n---\r\nb: 2\r\n", []string{"a: 1\r\n", "---\r\nb: 2\r\n"}},
+		{"marker with comment", "a: 1\n--- # two\nb: 2\n", []string{"a: 1\n", "--- # two\nb: 2\n"}},
+		{"directive belongs to the next document", "a: 1\n%YAML 1.1\n---\nb: 2\n", []string{"a: 1\n", "%YAML 1.1\n---\nb: 2\n"}},
+		{"indented dashes are content", "a: |\n  ---\n  text\n", []string{"a: |\n  ---\n  text\n"}},
+		{"dashes inside a word are content", "a: 1\n----\n", []string{"a: 1\n----\n"}},
+		{"document end marker stays", "a: 1\n...\n---\nb: 2\n", []string{"a: 1\n...\n", "---\nb: 2\n"}},
+		{"empty", "", []string{""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, c := range split([]byte(tt.input)) {
+				got = append(got, string(c))
+			}
+			if strings.Join(got, "|") != strings.Join(tt.chunks, "|") || len(got) != len(tt.chunks) {
+				t.Errorf("split(%q) = %q, want %q", tt.input, got, tt.chunks)
+			}
+		})
+	}
+}
+
+func TestParseNumbersDocuments(t *testing.T) {
+	docs, err := Parse([]byte("# only a comment\n---\na: 1\n---\n---\nb: 2\n"), testLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var numbers []int
+	for _, d := range docs {
+		numbers = append(numbers, d.Number)
+	}
+	// Comment-only and empty chunks are kept for their bytes but are not
+	// documents a user would count.
+	if want := []int{0, 1, 0, 2}; !equalInts(numbers, want) {
+		t.Errorf("numbers %v, want %v", numbers, want)
+	}
+}
+
+func TestParseRefusals(t *testing.T) {
+	tests := []struct {
+		name, input, want string
+		limits            Limits
+	}{
+		{"invalid yaml line is a line of the file", "a: 1\n---\nb: [\n", "document 2: invalid YAML: yaml: line 3", testLimits},
+		{"depth", "a: [[[[1]]]]\n", "nesting depth 5 exceeds the limit of 4", Limits{MaxDocuments: 9, MaxDepth: 4, MaxExpandedNodes: 100, AliasRatio: 1}},
+		{"documents", "a: 1\n---\nb: 1\n---\nc: 1\n", "more than 2 YAML documents", Limits{MaxDocuments: 2, MaxDepth: 9, MaxExpandedNodes: 100, AliasRatio: 1}},
+		{"aliases", "a: &a [1,2,3,4,5,6,7,8,9]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n", "aliases expand the config to more than 200 nodes", Limits{MaxDocuments: 9, MaxDepth: 9, MaxExpandedNodes: 200, AliasRatio: 2}},
+		{"aliases add depth", "a: &a [[[1]]]\nb: [[[*a]]]\n", "nesting depth 7 exceeds the limit of 6", Limits{MaxDocuments: 9, MaxDepth: 6, MaxExpandedNodes: 100, AliasRatio: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.input), tt.limits)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCorpusRoundTrip: every public config parses within the default
+// limits and comes back byte for byte when nothing is edited; edited, it
+// re-encodes to YAML that parses again.
+func TestCorpusRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob("../../../shared/corpus/public/*")
+	if len(files) == 0 {
+		t.Fatal("no corpus: ../shared must be beside the checkout")
+	}
+	for _, file := range files {
+		if filepath.Ext(file) == ".tsv" {
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := Parse(data, testLimits)
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Base(file), err)
+			continue
+		}
+		out, _ := Encode(docs)
+		if !bytes.Equal(out, data) {
+			t.Errorf("%s: untouched round trip changed the bytes", filepath.Base(file))
+		}
+		for _, d := range docs {
+			d.Edited = d.Root != nil
+		}
+		out, err = Encode(docs)
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(file), err)
+		}
+		again, err := Parse(out, testLimits)
+		if err != nil || len(again) != len(docs) {
+			t.Errorf("%s: re-encoded config: %d documents, %v", filepath.Base(file), len(again), err)
+		}
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
