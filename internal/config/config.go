@@ -47,12 +47,12 @@ type Config struct {
 	TolerationValue    string            `envconfig:"DRONE_ECI_TOLERATION_VALUE"`
 	TolerationEffect   string            `envconfig:"DRONE_ECI_TOLERATION_EFFECT"`
 
-	MaxBodyBytes  int64         `envconfig:"DRONE_ECI_MAX_BODY_BYTES"`
-	MaxClockSkew  time.Duration `envconfig:"DRONE_ECI_MAX_CLOCK_SKEW"`
-	MaxDocuments  int           `envconfig:"DRONE_ECI_MAX_DOCUMENTS"`
-	MaxDepth      int           `envconfig:"DRONE_ECI_MAX_DEPTH"`
-	MaxAliasNodes int           `envconfig:"DRONE_ECI_MAX_ALIAS_NODES"`
-	AliasRatio    int           `envconfig:"DRONE_ECI_MAX_ALIAS_RATIO"`
+	MaxBodyBytes     int64         `envconfig:"DRONE_ECI_MAX_BODY_BYTES"`
+	MaxClockSkew     time.Duration `envconfig:"DRONE_ECI_MAX_CLOCK_SKEW"`
+	MaxDocuments     int           `envconfig:"DRONE_ECI_MAX_DOCUMENTS"`
+	MaxDepth         int           `envconfig:"DRONE_ECI_MAX_DEPTH"`
+	MaxExpandedNodes int           `envconfig:"DRONE_ECI_MAX_EXPANDED_NODES"`
+	AliasRatio       int           `envconfig:"DRONE_ECI_MAX_ALIAS_RATIO"`
 
 	MaxConcurrent        int           `envconfig:"DRONE_ECI_MAX_CONCURRENT"`
 	MaxConcurrentPerRepo int           `envconfig:"DRONE_ECI_MAX_CONCURRENT_PER_REPO"`
@@ -77,7 +77,7 @@ func Default() Config {
 		MaxClockSkew:         5 * time.Minute,
 		MaxDocuments:         200,
 		MaxDepth:             64,
-		MaxAliasNodes:        10000,
+		MaxExpandedNodes:     10000,
 		AliasRatio:           10,
 		MaxConcurrent:        4 * runtime.GOMAXPROCS(0),
 		MaxConcurrentPerRepo: 2,
@@ -136,7 +136,7 @@ func (c Config) Validate() error {
 		{"DRONE_ECI_MAX_BODY_BYTES", c.MaxBodyBytes},
 		{"DRONE_ECI_MAX_DOCUMENTS", int64(c.MaxDocuments)},
 		{"DRONE_ECI_MAX_DEPTH", int64(c.MaxDepth)},
-		{"DRONE_ECI_MAX_ALIAS_NODES", int64(c.MaxAliasNodes)},
+		{"DRONE_ECI_MAX_EXPANDED_NODES", int64(c.MaxExpandedNodes)},
 		{"DRONE_ECI_MAX_ALIAS_RATIO", int64(c.AliasRatio)},
 		{"DRONE_ECI_MAX_CONCURRENT_PER_REPO", int64(c.MaxConcurrentPerRepo)},
 	} {
