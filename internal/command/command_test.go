@@ -1,0 +1,62 @@
+package command
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestConvertCommand(t *testing.T) {
+	optedIn, err := os.ReadFile("../../testdata/convert/opted_in.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	notOpted, _ := os.ReadFile("../../testdata/convert/not_opted.yml")
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      []byte
+		code       int
+		stdout     string // substring
+		sameStdout bool   // stdout must equal stdin
+		stderr     string // substring
+	}{
+		{name: "converts a file", args: []string{"convert", "../../testdata/convert/opted_in.yml"}, code: 0, stdout: "type: virtual-kubelet", stderr: `pipeline "build": converted`},
+		{name: "reads stdin", args: []string{"convert", "-"}, stdin: optedIn, code: 0, stdout: "virtual-kubelet.io/provider"},
+		{name: "unchanged is success", args: []string{"convert"}, stdin: notOpted, code: 0, sameStdout: true, stderr: "not opted in"},
+		{name: "opt-in flag", args: []string{"convert", "--opt-in"}, stdin: notOpted, code: 0, stdout: "type: virtual-kubelet"},
+		{name: "repo list", args: []string{"convert", "--repo", "octo/x"}, stdin: notOpted, code: 0, sameStdout: true},
+		{name: "opt-out wins over --opt-in", args: []string{"convert", "--opt-in", "../../testdata/convert/opted_out.yml"}, code: 0, stderr: "opted out"},
+		{name: "protected left alone", args: []string{"convert", "--protected", "../../testdata/convert/opted_in.yml"}, code: 0, stderr: "is protected"},
+		{name: "cannot convert", args: []string{"convert", "../../testdata/convert/bad_tolerations.yml"}, code: 1, stderr: "tolerations: expected a list"},
+		{name: "hostile config", args: []string{"convert", "../../testdata/convert/alias_bomb.yml"}, code: 1, stderr: "aliases expand"},
+		{name: "missing file", args: []string{"convert", "nope.yml"}, code: 2, stderr: "nope.yml: no such file"},
+		{name: "unknown flag", args: []string{"convert", "--bogus"}, code: 2, stderr: "usage:"},
+		{name: "two files", args: []string{"convert", "a", "b"}, code: 2, stderr: "one file at most"},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: `unknown command "frobnicate"`},
+		{name: "serve refuses without a secret", args: []string{"serve"}, code: 2, stderr: "DRONE_SECRET: missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("DRONE_SECRET", "")
+			if tt.name == "repo list" {
+				t.Setenv("DRONE_ECI_REPOS", "acme/*")
+			}
+			var stdout, stderr bytes.Buffer
+			code := Run(tt.args, bytes.NewReader(tt.stdin), &stdout, &stderr)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.stdout, stdout.String())
+			}
+			if tt.sameStdout && !bytes.Equal(stdout.Bytes(), tt.stdin) {
+				t.Errorf("stdout differs from the input:\n%s", stdout.String())
+			}
+			if !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.stderr, stderr.String())
+			}
+		})
+	}
+}
