@@ -7,9 +7,9 @@ import (
 
 func TestLoad(t *testing.T) {
 	tests := []struct {
-		name string
-		env  map[string]string
-		want string // substring of the error, "" for success
+		name  string
+		env   map[string]string
+		want  string // substring of the error, "" for success
 		check func(t *testing.T, c Config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c Config) {
