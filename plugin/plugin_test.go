@@ -1,0 +1,149 @@
+package plugin
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drone/drone-go/drone"
+	"github.com/drone/drone-go/plugin/converter"
+	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+)
+
+func convertRequest(t *testing.T, file, slug string) *converter.Request {
+	t.Helper()
+	data, err := os.ReadFile("../testdata/convert/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &converter.Request{
+		Build:  drone.Build{Number: 1, Event: "push"},
+		Config: drone.Config{Data: string(data)},
+		Repo:   drone.Repo{Slug: slug},
+	}
+}
+
+func TestPluginModes(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(*config.Config)
+		file      string
+		protected bool
+		converted bool
+		err       string
+		log       string // substring of some log message
+	}{
+		{name: "converts", file: "opted_in.yml", converted: true, log: "pipeline converted"},
+		{name: "unchanged answers nil", file: "not_opted.yml"},
+		{name: "switched off", setup: func(c *config.Config) { c.Enabled = false }, file: "opted_in.yml", log: "switched off"},
+		{name: "limits apply when switched off", setup: func(c *config.Config) { c.Enabled = false }, file: "alias_bomb.yml", err: "aliases expand", log: "config refused"},
+		{name: "shadow logs the diff and answers nil", setup: func(c *config.Config) { c.Shadow = true }, file: "opted_in.yml", log: "shadow mode"},
+		{name: "protected is left alone and says why", file: "opted_in.yml", protected: true, log: "is protected"},
+		{name: "errors reach the user prefixed", file: "bad_tolerations.yml", err: "drone-convert-eci: document 1: pipeline \"bad\": tolerations"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			if tt.setup != nil {
+				tt.setup(&cfg)
+			}
+			log, hook := test.NewNullLogger()
+			log.SetLevel(logrus.DebugLevel)
+			req := convertRequest(t, tt.file, "octo/hello")
+			req.Repo.Protected = tt.protected
+			got, err := New(cfg, log).Convert(context.Background(), req)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, want an error containing %q", err, tt.err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if (got != nil) != tt.converted {
+				t.Errorf("converted = %v, want %v", got != nil, tt.converted)
+			}
+			if tt.log != "" && !logged(hook, tt.log) {
+				t.Errorf("no log entry containing %q", tt.log)
+			}
+			if tt.name == "shadow logs the diff and answers nil" {
+				diff, _ := hook.LastEntry().Data["diff"].(string)
+				if !strings.Contains(diff, "+node_selector:") {
+					t.Errorf("shadow diff lacks the added selector:\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func logged(hook *test.Hook, text string) bool {
+	for _, e := range hook.AllEntries() {
+		if strings.Contains(e.Message, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestGatePerRepo: a repo holding all its slots queues behind itself and
+// gives up after the timeout, while another repo goes straight through.
+func TestGatePerRepo(t *testing.T) {
+	g := newGate(8, 2, 50*time.Millisecond)
+	var releases []func()
+	for i := 0; i < 2; i++ {
+		release, err := g.enter(context.Background(), "octo/busy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, release)
+	}
+	if _, err := g.enter(context.Background(), "octo/busy"); err == nil || !strings.Contains(err.Error(), "octo/busy") {
+		t.Fatalf("third conversion of one repo: got %v, want a timeout naming the repo", err)
+	}
+	release, err := g.enter(context.Background(), "octo/other")
+	if err != nil {
+		t.Fatalf("another repo must not wait: %v", err)
+	}
+	release()
+	for _, r := range releases {
+		r()
+	}
+	if len(g.repos) != 0 {
+		t.Errorf("gate keeps %d idle repo entries", len(g.repos))
+	}
+}
+
+// TestGateGlobal: when every global slot is taken, callers wait, and get
+// in as soon as one is given back.
+func TestGateGlobal(t *testing.T) {
+	g := newGate(1, 4, time.Second)
+	release, err := g.enter(context.Background(), "a/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	entered := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		r, err := g.enter(context.Background(), "b/b")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		close(entered)
+		r()
+	}()
+	select {
+	case <-entered:
+		t.Fatal("entered while the only global slot was taken")
+	case <-time.After(20 * time.Millisecond):
+	}
+	release()
+	wg.Wait()
+}
