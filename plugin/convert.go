@@ -91,6 +91,7 @@ func NewConverter(cfg config.Config) *Converter {
 			AliasRatio:       cfg.AliasRatio,
 		},
 		transforms: []transform.Transform{
+			kanikoTransform(cfg),
 			transform.Scheduling{NodeSelector: cfg.NodeSelector, Tolerations: tolerations},
 		},
 	}

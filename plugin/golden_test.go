@@ -20,7 +20,8 @@ const goldenDir = "../testdata/convert"
 // goldenCase is one testdata/convert/NAME.yml input, with NAME.args
 // holding the request and settings ("repo: octo/x", "repos: octo/*",
 // "deny: ...", "node-selector: k:v", "trusted", "protected",
-// "convert-protected", "opt-in"), and NAME.golden the expected summary
+// "convert-protected", "opt-in", "privileged-policy: drop-with-warning",
+// "host-path-claim: /prefix:claim", "kaniko-cache-repo: {repo}-cache"), and NAME.golden the expected summary
 // and output.
 type goldenCase struct {
 	name  string
@@ -73,6 +74,16 @@ func applyArgs(t *testing.T, c *goldenCase, args []byte) {
 			c.cfg.ConvertProtected = true
 		case "opt-in":
 			c.input.OptInAll = true
+		case "privileged-policy":
+			c.cfg.PrivilegedPolicy = value
+		case "host-path-claim":
+			prefix, claim, _ := strings.Cut(value, ":")
+			if c.cfg.HostPathClaims == nil {
+				c.cfg.HostPathClaims = map[string]string{}
+			}
+			c.cfg.HostPathClaims[prefix] = claim
+		case "kaniko-cache-repo":
+			c.cfg.KanikoCacheRepo = value
 		default:
 			t.Fatalf("%s.args: unknown line %q", c.name, scanner.Text())
 		}

@@ -47,6 +47,24 @@ type Config struct {
 	TolerationValue    string            `envconfig:"DRONE_ECI_TOLERATION_VALUE"`
 	TolerationEffect   string            `envconfig:"DRONE_ECI_TOLERATION_EFFECT"`
 
+	// Kaniko images replacing each docker plugin flavour, with a tag or
+	// digest (ECI image caches only hit pinned references).
+	KanikoImage    string `envconfig:"DRONE_ECI_KANIKO_IMAGE"`
+	KanikoECRImage string `envconfig:"DRONE_ECI_KANIKO_ECR_IMAGE"`
+	KanikoGCRImage string `envconfig:"DRONE_ECI_KANIKO_GCR_IMAGE"`
+	KanikoGARImage string `envconfig:"DRONE_ECI_KANIKO_GAR_IMAGE"`
+	KanikoACRImage string `envconfig:"DRONE_ECI_KANIKO_ACR_IMAGE"`
+	// KanikoCacheRepo is the layer cache repository set on steps that
+	// used cache_from; "{repo}" stands for the step's repository. Empty
+	// leaves kaniko's default (<repo>/cache).
+	KanikoCacheRepo string `envconfig:"DRONE_ECI_KANIKO_CACHE_REPO"`
+	// HostPathClaims maps host path prefixes to PVC claim names (NAS
+	// mounted through PVCs), used for trusted repos only.
+	HostPathClaims map[string]string `envconfig:"DRONE_ECI_HOST_PATH_CLAIMS"`
+	// PrivilegedPolicy is what happens to a privileged step or service
+	// that still needs a Docker daemon: "fail" or "drop-with-warning".
+	PrivilegedPolicy string `envconfig:"DRONE_ECI_PRIVILEGED_POLICY"`
+
 	MaxBodyBytes     int64         `envconfig:"DRONE_ECI_MAX_BODY_BYTES"`
 	MaxClockSkew     time.Duration `envconfig:"DRONE_ECI_MAX_CLOCK_SKEW"`
 	MaxDocuments     int           `envconfig:"DRONE_ECI_MAX_DOCUMENTS"`
@@ -73,6 +91,12 @@ func Default() Config {
 		TolerationKey:        "virtual-kubelet.io/provider",
 		TolerationOperator:   "Exists",
 		TolerationEffect:     "NoSchedule",
+		KanikoImage:          "plugins/kaniko:1.13.9",
+		KanikoECRImage:       "plugins/kaniko-ecr:1.13.9",
+		KanikoGCRImage:       "plugins/kaniko-gcr:1.13.9",
+		KanikoGARImage:       "plugins/kaniko-gar:1.13.9",
+		KanikoACRImage:       "plugins/kaniko-acr:1.13.9",
+		PrivilegedPolicy:     "fail",
 		MaxBodyBytes:         1 << 20,
 		MaxClockSkew:         5 * time.Minute,
 		MaxDocuments:         200,
@@ -128,6 +152,9 @@ func (c Config) Validate() error {
 	case "", "NoSchedule", "PreferNoSchedule", "NoExecute":
 	default:
 		return fmt.Errorf("DRONE_ECI_TOLERATION_EFFECT: %q is not a taint effect", c.TolerationEffect)
+	}
+	if err := c.validateKaniko(); err != nil {
+		return err
 	}
 	for _, v := range []struct {
 		name  string

@@ -1,0 +1,159 @@
+package transform
+
+import (
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
+)
+
+// pair is one effective key/value of a mapping.
+type pair struct {
+	key   *yaml.Node
+	value *yaml.Node
+}
+
+// flatten returns the mapping's effective entries the way a YAML 1.1
+// reader sees them: explicit keys in order, then keys brought in by
+// merge keys that no explicit key overrides (earlier sources win).
+func flatten(m *yaml.Node) []pair {
+	m = resolve(m)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	var out []pair
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if yamldoc.IsMergeKey(m.Content[i]) || seen[m.Content[i].Value] {
+			continue
+		}
+		seen[m.Content[i].Value] = true
+		out = append(out, pair{m.Content[i], m.Content[i+1]})
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !yamldoc.IsMergeKey(m.Content[i]) {
+			continue
+		}
+		source := resolve(m.Content[i+1])
+		sources := []*yaml.Node{source}
+		if source != nil && source.Kind == yaml.SequenceNode {
+			sources = source.Content
+		}
+		for _, s := range sources {
+			for _, p := range flatten(s) {
+				if !seen[p.key.Value] {
+					seen[p.key.Value] = true
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// fresh builds a new mapping node from entries, so that editing it
+// never touches an anchor other places share.
+func fresh(pairs []pair) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, p := range pairs {
+		m.Content = append(m.Content, p.key, p.value)
+	}
+	return m
+}
+
+// get returns the value under key in a mapping without merge keys.
+func get(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// put sets key to value, in place when present, else at the end.
+func put(m *yaml.Node, key string, value *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content[i+1] = value
+			return
+		}
+	}
+	m.Content = append(m.Content, scalar(key), value)
+}
+
+// del removes key, reporting whether it was there.
+func del(m *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i:i], m.Content[i+2:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// raw is a string node holding text taken from the author's own YAML:
+// it is already in the runner's envsubst domain, so "$" stays as is.
+func raw(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
+
+func boolean(b bool) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(b)}
+}
+
+// literal returns a scalar's text; ok is false for a from_secret
+// mapping, a list or nothing.
+func literal(n *yaml.Node) (string, bool) {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.ScalarNode || isNull(n) {
+		return "", false
+	}
+	return n.Value, true
+}
+
+// truth reads a boolean setting the way urfave/cli does
+// (strconv.ParseBool); known is false for secrets and unparsable text.
+func truth(n *yaml.Node) (value, known bool) {
+	s, ok := literal(n)
+	if !ok {
+		return false, false
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, false
+	}
+	return b, true
+}
+
+// repairAliases keeps every alias in the document pointing at an anchor
+// that is still written out. Copy-on-write replaces edited nodes by
+// fresh ones; when the replaced node (or one inside it) carried an
+// anchor that others still use, the first remaining alias, in document
+// order, takes the original node's place so later aliases still resolve.
+func repairAliases(root *yaml.Node) {
+	present := map[*yaml.Node]bool{}
+	var walk func(parent *yaml.Node)
+	walk = func(parent *yaml.Node) {
+		for i, n := range parent.Content {
+			if n.Kind == yaml.AliasNode {
+				if n.Alias != nil && !present[n.Alias] {
+					parent.Content[i] = n.Alias
+					present[n.Alias] = true
+					walk(n.Alias)
+				}
+				continue
+			}
+			if n.Anchor != "" {
+				present[n] = true
+			}
+			walk(n)
+		}
+	}
+	if root.Anchor != "" {
+		present[root] = true
+	}
+	walk(root)
+}

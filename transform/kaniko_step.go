@@ -1,0 +1,522 @@
+package transform
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// stepConversion rewrites one docker plugin step (n is its own copy).
+type stepConversion struct {
+	r        *kanikoRun
+	c        *container
+	flavour  string
+	in       map[string]*yaml.Node // the docker settings, effective
+	order    []string              // their order
+	out      *yaml.Node            // the kaniko settings
+	report   *Report
+	name     string
+	consumed map[string]bool
+}
+
+func (r *kanikoRun) convertStep(c *container, n *yaml.Node) error {
+	image := r.k.Images[c.flavour]
+	s := &stepConversion{r: r, c: c, flavour: c.flavour, in: map[string]*yaml.Node{}, out: &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}, report: &r.p.Report, name: c.name, consumed: map[string]bool{}}
+	settings := resolve(get(n, "settings"))
+	if settings != nil && !isNull(settings) && settings.Kind != yaml.MappingNode {
+		return fmt.Errorf("settings: expected a mapping, found a %s", kindName(settings.Kind))
+	}
+	for _, p := range flatten(settings) {
+		s.in[p.key.Value] = p.value
+		s.order = append(s.order, p.key.Value)
+	}
+	if err := s.environment(n); err != nil {
+		return err
+	}
+	if err := s.settings(); err != nil {
+		return err
+	}
+	put(n, "image", scalar(image))
+	if len(s.out.Content) > 0 {
+		put(n, "settings", s.out)
+	} else {
+		del(n, "settings")
+	}
+	note := ""
+	if del(n, "privileged") {
+		note = "; privileged: true removed (kaniko needs no privilege)"
+	}
+	r.p.Report.Changed("step %q: %s → %s%s", c.name, c.image, image, note)
+	return nil
+}
+
+// environment maps the variables the docker plugin read as settings
+// (and the DOCKER_HOST that pointed it at a daemon) out of the step's
+// environment; the pipeline's are mapped too, but stay where they are.
+func (s *stepConversion) environment(n *yaml.Node) error {
+	env := resolve(get(n, "environment"))
+	var own *yaml.Node
+	if env != nil && !isNull(env) {
+		if env.Kind != yaml.MappingNode {
+			return fmt.Errorf("environment: expected a mapping, found a %s", kindName(env.Kind))
+		}
+		own = fresh(flatten(env))
+	}
+	changed := false
+	if own != nil && del(own, "DOCKER_HOST") {
+		changed = true
+		s.report.Changed("step %q: environment DOCKER_HOST removed (kaniko needs no Docker daemon)", s.name)
+	}
+	pipelineEnv := resolve(lookup(s.r.p.Body, "environment"))
+	for _, e := range envSettings {
+		if e.flavours != nil && !contains(e.flavours, s.flavour) {
+			continue
+		}
+		var value *yaml.Node
+		fromStep := false
+		if own != nil {
+			if value = get(own, e.env); value != nil {
+				fromStep = true
+			}
+		}
+		if value == nil {
+			value = lookup(pipelineEnv, e.env)
+		}
+		if value == nil {
+			continue
+		}
+		where := "the pipeline's environment"
+		if fromStep {
+			where = "its environment"
+			del(own, e.env)
+			changed = true
+		}
+		if _, set := s.in[e.setting]; set || s.consumed[e.setting] {
+			s.report.Changed("step %q: %s from %s dropped: setting %s wins, as in the docker plugin", s.name, e.env, where, e.setting)
+		} else {
+			s.in[e.setting] = value
+			s.order = append(s.order, e.setting)
+			s.report.Changed("step %q: %s from %s → setting %s (the kaniko plugin reads %s as something else or not at all)", s.name, e.env, where, e.setting, e.env)
+		}
+		if !fromStep && strings.HasPrefix(e.env, "DOCKER_") && (e.env == "DOCKER_USERNAME" || e.env == "DOCKER_PASSWORD" || e.env == "DOCKER_REGISTRY") {
+			s.report.Warn("step %q: the pipeline's %s also reaches the kaniko step, which reads it as a base-image pull credential", s.name, e.env)
+		}
+	}
+	if changed {
+		if len(own.Content) == 0 {
+			del(n, "environment")
+		} else {
+			put(n, "environment", own)
+		}
+	}
+	return nil
+}
+
+// emit adds a kaniko setting.
+func (s *stepConversion) emit(key string, value *yaml.Node) {
+	put(s.out, key, value)
+}
+
+func (s *stepConversion) fail(setting, format string, args ...any) error {
+	return fmt.Errorf("setting %q: %s", setting, fmt.Sprintf(format, args...))
+}
+
+func (s *stepConversion) settings() error {
+	// Settings read as one flag: the first one set wins.
+	chosen := map[string]string{}
+	for _, a := range aliases {
+		for _, name := range a.names {
+			if _, ok := s.in[name]; !ok {
+				continue
+			}
+			if first, ok := chosen[a.to]; ok {
+				s.report.Changed("step %q: setting %s dropped: the docker plugin reads %s first and ignores it", s.name, name, first)
+				s.consumed[name] = true
+				continue
+			}
+			chosen[a.to] = name
+		}
+	}
+	autoTag := false
+	if name, ok := chosen["auto_tag"]; ok {
+		v, known := truth(s.in[name])
+		if !known {
+			return s.fail(name, "the conversion needs a literal true or false here (the docker and kaniko plugins treat auto-tagging differently)")
+		}
+		autoTag = v
+	}
+	if name, ok := chosen["tags"]; ok && autoTag {
+		s.report.Changed("step %q: setting %s dropped: with auto_tag the docker plugin ignores it (kaniko would refuse the pair)", s.name, name)
+		s.consumed[name] = true
+	}
+	flavour := s.flavour
+
+	for _, key := range s.order {
+		if s.consumed[key] {
+			continue
+		}
+		value := s.in[key]
+		rule, known := settingTable[key]
+		if !known {
+			s.report.Warn("step %q: setting %s dropped: plugins/%s does not read it", s.name, key, flavour)
+			continue
+		}
+		if rule.flavours != nil && !contains(rule.flavours, flavour) {
+			if rule.action == keep && rule.why != "" {
+				return s.fail(key, "plugins/kaniko-%s has no %s setting (%s): the step could not authenticate as written; use the flavour's own credentials settings", flavour, key, rule.why)
+			}
+			s.report.Changed("step %q: setting %s dropped: plugins/%s does not read it", s.name, key, flavour)
+			continue
+		}
+		switch rule.action {
+		case keep:
+			s.emit(key, value)
+		case daemonOnly:
+			s.report.Changed("step %q: setting %s dropped (%s; the built image is the same)", s.name, key, rule.why)
+		case lossy:
+			s.report.Warn("step %q: setting %s dropped: %s", s.name, key, rule.why)
+		case refuse:
+			if v, known := truth(value); known && !v {
+				s.report.Changed("step %q: setting %s: false dropped", s.name, key)
+				continue
+			}
+			return s.fail(key, "%s, so the image would not be the same: this step cannot be converted", rule.why)
+		case special:
+			if err := s.special(key, value, chosen, autoTag); err != nil {
+				return err
+			}
+		}
+	}
+	if v, known := truth(s.in["auto_label"]); !known || v {
+		s.report.Warn("step %q: the docker plugin labelled the image org.opencontainers.image.created, .revision, .source and .url (auto_label); kaniko adds no labels, so only that metadata differs (add them with custom_labels)", s.name)
+	}
+	return s.repository()
+}
+
+func (s *stepConversion) special(key string, value *yaml.Node, chosen map[string]string, autoTag bool) error {
+	switch key {
+	case "repo", "registry", "location":
+		return nil // repository() handles them together
+	case "tag", "tags":
+		if key == "tag" {
+			s.report.Changed("step %q: setting tag → tags", s.name)
+		}
+		s.emit("tags", value)
+	case "default_tags", "auto_tag":
+		if key == "default_tags" {
+			s.report.Changed("step %q: setting default_tags → auto_tag", s.name)
+		}
+		s.emit("auto_tag", value)
+		if autoTag {
+			return s.autoTagWhen()
+		}
+	case "default_suffix", "auto_tag_suffix":
+		if key == "default_suffix" {
+			s.report.Changed("step %q: setting default_suffix → auto_tag_suffix", s.name)
+		}
+		s.emit("auto_tag_suffix", value)
+	case "dry_run", "no_push":
+		if key == "dry_run" {
+			s.report.Changed("step %q: setting dry_run → no_push", s.name)
+		}
+		s.emit("no_push", value)
+	case "debug":
+		v, known := truth(value)
+		switch {
+		case !known:
+			return s.fail(key, "expected a literal true or false")
+		case v:
+			s.emit("verbosity", scalar("debug"))
+			s.report.Changed("step %q: setting debug → verbosity: debug", s.name)
+		default:
+			s.report.Changed("step %q: setting debug: false dropped", s.name)
+		}
+	case "mirror":
+		text, ok := literal(value)
+		if !ok {
+			return s.fail(key, "kaniko wants host[/path] without a scheme, so the conversion needs the mirror written out, not a secret")
+		}
+		host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(text, "https://"), "http://"), "/")
+		list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{raw(host)}}
+		s.emit("registry_mirrors", list)
+		s.report.Changed("step %q: setting mirror %s → registry_mirrors [%s]", s.name, text, host)
+	case "platform":
+		s.emit(key, value)
+		if text, _ := literal(value); text != "linux/amd64" {
+			s.report.Warn("step %q: setting platform %s kept: kaniko builds for the node's own architecture (no emulation); ECI nodes are linux/amd64 unless you chose ARM instances", s.name, text)
+		}
+	case "oidc_token_id":
+		if s.flavour == flavourECR || s.flavour == flavourACR {
+			s.emit(key, value)
+		} else if s.flavour == flavourDocker {
+			s.report.Changed("step %q: setting oidc_token_id dropped: plugins/docker does not read it", s.name)
+		} else {
+			s.report.Warn("step %q: setting oidc_token_id dropped: kaniko-%s authenticates with json_key only", s.name, s.flavour)
+		}
+	case "build_args":
+		return s.buildArgs(value)
+	case "build_args_from_env":
+		if _, ok := s.in["build_args"]; !ok {
+			return s.buildArgs(nil)
+		}
+	case "insecure":
+		v, known := truth(value)
+		if !known {
+			return s.fail(key, "expected a literal true or false")
+		}
+		if !v {
+			s.report.Changed("step %q: setting insecure: false dropped", s.name)
+			return nil
+		}
+		s.emit("insecure", boolean(true))
+		if s.flavour == flavourDocker {
+			s.emit("skip_tls_verify", boolean(true))
+			s.report.Changed("step %q: setting insecure → insecure + skip_tls_verify (the daemon's insecure registry allowed both plain HTTP and unverified TLS)", s.name)
+		} else {
+			s.report.Warn("step %q: setting insecure → insecure (plain HTTP); kaniko-%s has no working switch to skip TLS verification of the registry", s.name, s.flavour)
+		}
+	case "cache_from":
+		if v, known := truth(s.in["no_cache"]); known && v {
+			s.report.Changed("step %q: setting cache_from dropped: no_cache is set, so the docker plugin used no cache either", s.name)
+			return nil
+		}
+		s.emit("enable_cache", boolean(true))
+		s.report.Warn("step %q: setting cache_from → enable_cache: kaniko caches layers in a registry repository instead of pulling cache images; the first build fills it", s.name)
+		return s.cacheRepo()
+	case "no_cache":
+		s.report.Changed("step %q: setting no_cache dropped: kaniko caches only when enable_cache is set", s.name)
+	case "squash":
+		s.report.Warn("step %q: setting squash dropped: the docker plugin squashed only on an experimental daemon; the layers may differ, the filesystem does not", s.name)
+	case "auto_label":
+		if v, known := truth(value); known && !v {
+			s.report.Changed("step %q: setting auto_label: false dropped (kaniko adds no labels either)", s.name)
+		}
+	}
+	return nil
+}
+
+// buildArgs appends build_args_from_env names, bare: the kaniko
+// executor takes a bare --build-arg's value from its environment, which
+// the plugin passes through.
+func (s *stepConversion) buildArgs(value *yaml.Node) error {
+	fromEnv, ok := s.in["build_args_from_env"]
+	if !ok {
+		s.emit("build_args", value)
+		return nil
+	}
+	if v, known := truth(s.in["multiple_build_args"]); known && v {
+		return s.fail("build_args_from_env", "cannot be combined with multiple_build_args by the conversion; list the variables in build_args_new as NAME=${NAME}")
+	}
+	var names []*yaml.Node
+	switch n := resolve(fromEnv); {
+	case n.Kind == yaml.SequenceNode:
+		names = n.Content
+	case n.Kind == yaml.ScalarNode:
+		for _, part := range strings.Split(n.Value, ",") {
+			names = append(names, raw(strings.TrimSpace(part)))
+		}
+	default:
+		return s.fail("build_args_from_env", "expected a list of variable names")
+	}
+	list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	if value != nil {
+		switch v := resolve(value); {
+		case v.Kind == yaml.SequenceNode:
+			list.Content = append(list.Content, v.Content...)
+		case v.Kind == yaml.ScalarNode:
+			list.Content = append(list.Content, value)
+		default:
+			return s.fail("build_args", "a secret cannot be combined with build_args_from_env by the conversion; write the list out")
+		}
+	}
+	var text []string
+	for _, n := range names {
+		list.Content = append(list.Content, n)
+		text = append(text, resolve(n).Value)
+	}
+	s.emit("build_args", list)
+	s.report.Changed("step %q: setting build_args_from_env [%s] → bare build_args (the executor reads their values from the step environment)", s.name, strings.Join(text, ", "))
+	return nil
+}
+
+// autoTagWhen keeps the docker plugin's auto_tag behaviour off tags and
+// the default branch: it skipped the build and succeeded, where the
+// kaniko plugin fails. The runner substitutes ${DRONE_REPO_BRANCH} (the
+// default branch) before it reads the condition.
+func (s *stepConversion) autoTagWhen() error {
+	n := s.r.owned[s.c]
+	when := resolve(get(n, "when"))
+	if when != nil && !isNull(when) && lookup(when, "ref") != nil {
+		s.report.Warn("step %q: auto_tag: the docker plugin skipped the build unless on a tag or the default branch; the kaniko plugin fails there instead, and the step's own when.ref is kept as is", s.name)
+		return nil
+	}
+	cond := fresh(flatten(when))
+	refs := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{raw("refs/tags/*"), raw("refs/heads/${DRONE_REPO_BRANCH}")}}
+	put(cond, "ref", refs)
+	put(n, "when", cond)
+	s.report.Changed("step %q: auto_tag: when.ref [refs/tags/*, refs/heads/<default branch>] added (the docker plugin skipped the build elsewhere; the kaniko plugin would fail)", s.name)
+	return nil
+}
+
+func (s *stepConversion) cacheRepo() error {
+	if s.r.k.CacheRepo == "" && s.flavour != flavourDocker {
+		// kaniko-ecr/-gcr/-gar/-acr pass registry/cache_repo even when
+		// cache_repo is empty ("--cache-repo=gcr.io/"): name kaniko's own
+		// default, <repo>/cache, explicitly.
+		repo, ok := literal(s.in["repo"])
+		if !ok {
+			return s.fail("cache_from", "repo is a secret, so the conversion cannot name the cache repository kaniko-%s needs; write repo out or drop cache_from", s.flavour)
+		}
+		cache := s.stripRegistry(repo) + "/cache"
+		s.emit("cache_repo", raw(cache))
+		s.report.Changed("step %q: cache_repo %s (kaniko's default; kaniko-%s needs it named)", s.name, cache, s.flavour)
+		return nil
+	}
+	if s.r.k.CacheRepo == "" {
+		registry, _ := literal(s.in["registry"])
+		if s.flavour == flavourDocker && (registry == "" || strings.Contains(registry, "index.docker.io")) {
+			s.report.Warn("step %q: the layer cache goes to kaniko's default <repo>/cache, which Docker Hub's two-level names reject; set DRONE_ECI_KANIKO_CACHE_REPO", s.name)
+		}
+		return nil
+	}
+	repo, ok := literal(s.in["repo"])
+	if !ok {
+		s.report.Warn("step %q: repo is a secret, so DRONE_ECI_KANIKO_CACHE_REPO cannot be applied; kaniko's default <repo>/cache is used", s.name)
+		return nil
+	}
+	if s.flavour != flavourDocker {
+		repo = s.stripRegistry(repo)
+	}
+	cache := strings.ReplaceAll(s.r.k.CacheRepo, "{repo}", repo)
+	s.emit("cache_repo", raw(cache))
+	s.report.Changed("step %q: cache_repo %s (DRONE_ECI_KANIKO_CACHE_REPO)", s.name, cache)
+	return nil
+}
+
+// registryOf is the registry the docker plugin flavour pushes to, as the
+// conversion can know it: ok is false when it is a secret.
+func (s *stepConversion) registryOf() (string, bool) {
+	if n, set := s.in["registry"]; set {
+		return literal(n)
+	}
+	switch s.flavour {
+	case flavourGCR:
+		return "gcr.io", true
+	case flavourGAR:
+		location, ok := literal(s.in["location"])
+		if !ok || location == "" {
+			return "", false
+		}
+		return location + "-docker.pkg.dev", true
+	}
+	return "", true
+}
+
+func (s *stepConversion) stripRegistry(repo string) string {
+	registry, _ := s.registryOf()
+	if registry != "" && strings.HasPrefix(repo, registry) {
+		return strings.TrimLeft(strings.TrimPrefix(repo, registry), "/")
+	}
+	return repo
+}
+
+// qualified reports whether a repository names its registry host.
+func qualified(repo string) bool {
+	first, _, found := strings.Cut(repo, "/")
+	return found && (strings.ContainsAny(first, ".:") || first == "localhost")
+}
+
+// repository applies each flavour's registry-prefix rules: the docker
+// variants prefix registry/ only when the repo lacks it; kaniko-ecr,
+// -gcr and -gar always prefix it, kaniko-acr never does.
+func (s *stepConversion) repository() error {
+	repoNode, hasRepo := s.in["repo"]
+	registryNode, hasRegistry := s.in["registry"]
+	if s.flavour == flavourDocker {
+		if hasRepo {
+			s.emit("repo", repoNode)
+		}
+		if hasRegistry {
+			s.emit("registry", registryNode)
+		}
+		s.orderSettings()
+		return nil
+	}
+	registry, registryKnown := s.registryOf()
+	switch s.flavour {
+	case flavourECR:
+		if !hasRegistry {
+			return s.fail("registry", "missing: plugins/ecr derives it from the AWS account, plugins/kaniko-ecr cannot; set registry (<account>.dkr.ecr.<region>.amazonaws.com)")
+		}
+	case flavourACR:
+		if !hasRegistry {
+			return s.fail("registry", "missing: plugins/kaniko-acr needs the registry (<name>.azurecr.io)")
+		}
+	case flavourGAR:
+		if !hasRegistry {
+			if !registryKnown {
+				return s.fail("location", "plugins/kaniko-gar has no location setting and needs registry; write location out or set registry (<location>-docker.pkg.dev)")
+			}
+			s.emit("registry", raw(registry))
+			s.report.Changed("step %q: setting location → registry %s", s.name, registry)
+		} else if _, ok := s.in["location"]; ok {
+			s.report.Changed("step %q: setting location dropped: registry is set, which the docker plugin preferred", s.name)
+		}
+	}
+	if hasRegistry {
+		s.emit("registry", registryNode)
+	}
+	if !hasRepo {
+		s.orderSettings()
+		return nil
+	}
+	repo, repoKnown := literal(repoNode)
+	if !repoKnown {
+		return s.fail("repo", "is a secret, so the conversion cannot apply plugins/%s's registry-prefix rule (plugins/kaniko-%s treats a registry prefix differently); write repo out", s.flavour, s.flavour)
+	}
+	if !registryKnown {
+		if qualified(repo) || strings.HasPrefix(repo, "$") {
+			return s.fail("registry", "is a secret, so the conversion cannot tell whether repo %s already starts with it; write registry out", repo)
+		}
+		registry = ""
+	}
+	if strings.HasPrefix(repo, "$") && registry != "" && !strings.HasPrefix(repo, registry) {
+		return s.fail("repo", "%s starts with a variable, so the conversion cannot tell whether it already starts with registry %s; write it out", repo, registry)
+	}
+	switch s.flavour {
+	case flavourACR:
+		if registry != "" && !strings.HasPrefix(repo, registry) {
+			full := registry + "/" + repo
+			s.emit("repo", raw(full))
+			s.report.Changed("step %q: setting repo %s → %s (kaniko-acr does not prefix the registry)", s.name, repo, full)
+		} else {
+			s.emit("repo", repoNode)
+		}
+	default:
+		if registry != "" && strings.HasPrefix(repo, registry) {
+			short := strings.TrimLeft(strings.TrimPrefix(repo, registry), "/")
+			s.emit("repo", raw(short))
+			s.report.Changed("step %q: setting repo %s → %s (kaniko-%s always prefixes the registry)", s.name, repo, short, s.flavour)
+		} else {
+			s.emit("repo", repoNode)
+		}
+	}
+	s.orderSettings()
+	return nil
+}
+
+// orderSettings puts repo and registry first, where authors write them.
+func (s *stepConversion) orderSettings() {
+	var head, tail []*yaml.Node
+	for i := 0; i+1 < len(s.out.Content); i += 2 {
+		k := s.out.Content[i].Value
+		if k == "repo" || k == "registry" {
+			head = append(head, s.out.Content[i], s.out.Content[i+1])
+		} else {
+			tail = append(tail, s.out.Content[i], s.out.Content[i+1])
+		}
+	}
+	s.out.Content = slices.Concat(head, tail)
+}
