@@ -474,7 +474,7 @@ func (s *stepConversion) repository() error {
 	}
 	repo, repoKnown := literal(repoNode)
 	if !repoKnown {
-		return s.fail("repo", "is a secret, so the conversion cannot apply plugins/%s's registry-prefix rule (plugins/kaniko-%s treats a registry prefix differently); write repo out", s.flavour, s.flavour)
+		return s.fail("repo", "is a secret, so the conversion cannot apply plugins/%s's registry-prefix rule (plugins/kaniko-%s treats a registry prefix differently and the destination could change); write repo out", s.flavour, s.flavour)
 	}
 	if !registryKnown {
 		if qualified(repo) || strings.HasPrefix(repo, "$") {
