@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/drone/drone-go/drone"
 	"github.com/drone/drone-go/plugin/converter"
@@ -12,39 +13,72 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/reqid"
 )
 
+// Option adjusts the plugin New builds.
+type Option func(*plugin)
+
+// WithMetrics makes the plugin count conversions, their duration and the
+// transforms applied.
+func WithMetrics(m *metrics.Metrics) Option {
+	return func(p *plugin) { p.metrics = m }
+}
+
 // New returns the converter.Plugin the server mounts.
-func New(cfg config.Config, log logrus.FieldLogger) converter.Plugin {
-	return &plugin{
+func New(cfg config.Config, log logrus.FieldLogger, opts ...Option) converter.Plugin {
+	p := &plugin{
 		converter: NewConverter(cfg),
 		gate:      newGate(cfg.MaxConcurrent, cfg.MaxConcurrentPerRepo, cfg.QueueTimeout),
 		shadow:    cfg.Shadow,
+		timeout:   cfg.ConvertTimeout,
 		log:       log,
 	}
+	for _, opt := range opts {
+		opt(p)
+	}
+	return p
 }
 
 type plugin struct {
 	converter *Converter
 	gate      *gate
 	shadow    bool
+	timeout   time.Duration
 	log       logrus.FieldLogger
+	metrics   *metrics.Metrics
+}
+
+// count records one conversion result, when metrics are on.
+func (p *plugin) count(result string) {
+	if p.metrics != nil {
+		p.metrics.Conversions.WithLabelValues(result).Inc()
+	}
 }
 
 // Convert implements converter.Plugin. Its error text becomes the build's
 // error message in Drone, so it is written for the pipeline author.
 func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Config, error) {
 	log := p.log.WithFields(logrus.Fields{
-		"repo":  req.Repo.Slug,
-		"build": req.Build.Number,
-		"event": req.Build.Event,
+		"request_id": reqid.From(ctx),
+		"repo":       req.Repo.Slug,
+		"build":      req.Build.Number,
+		"event":      req.Build.Event,
 	})
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
 	release, err := p.gate.enter(ctx, req.Repo.Slug)
 	if err != nil {
+		p.count("busy")
 		log.WithError(err).Warn("conversion not started")
 		return nil, err
 	}
 	defer release()
+	start := time.Now()
+	if p.metrics != nil {
+		defer func() { p.metrics.Duration.Observe(time.Since(start).Seconds()) }()
+	}
 
 	in := []byte(req.Config.Data)
 	result, err := p.converter.Convert(Input{
@@ -55,8 +89,10 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 	})
 	if err != nil {
 		if errors.Is(err, ErrHostile) {
+			p.count("refused")
 			log.WithError(err).Warn("config refused")
 		} else {
+			p.count("failed")
 			log.WithError(err).Info("pipeline cannot run on ECI")
 		}
 		return nil, fmt.Errorf("drone-convert-eci: %w", err)
@@ -69,17 +105,25 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 		switch {
 		case o.Converted:
 			entry.WithField("report", o.Report.String()).Info("pipeline converted")
+			if p.metrics != nil {
+				for _, name := range o.Applied {
+					p.metrics.Transforms.WithLabelValues(name).Inc()
+				}
+			}
 		default:
 			entry.Debug(o.Reason)
 		}
 	}
 	if result.Config == nil {
+		p.count("unchanged")
 		return nil, nil
 	}
 	if p.shadow {
+		p.count("shadow")
 		log.WithField("diff", diff(in, result.Config)).Info("shadow mode: converted, answering unchanged")
 		return nil, nil
 	}
+	p.count("converted")
 	return &drone.Config{Data: string(result.Config)}, nil
 }
 

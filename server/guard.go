@@ -12,7 +12,10 @@ import (
 	"time"
 
 	httpsignatures "github.com/99designs/httpsignatures-go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 )
 
 // Fallbacks for a zero Options. The config package sets the real
@@ -39,6 +42,11 @@ type Options struct {
 	MaxBodyBytes int64            // default 1 MiB at the config level
 	MaxClockSkew time.Duration    // default 5m
 	Now          func() time.Time // nil = time.Now; for tests
+
+	// Metrics, when set, counts answers by status code and panics.
+	Metrics *metrics.Metrics
+	// Gatherer, when set, is served on GET /metrics.
+	Gatherer prometheus.Gatherer
 }
 
 // Guard closes the gaps that drone-go's converter.Handler leaves open: it

@@ -4,11 +4,18 @@
 package server
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
+	"strconv"
 
 	"github.com/drone/drone-go/plugin/converter"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/reqid"
 )
 
 // Handler returns the service's whole HTTP surface. GET (or HEAD)
@@ -29,12 +36,77 @@ func Handler(plugin converter.Plugin, opts Options, log *logrus.Logger) http.Han
 	// drone-go's handler checks the signature again; harmless, and it
 	// keeps that check even if the guard is ever misconfigured.
 	convert := Guard(converter.Handler(plugin, opts.Secret, log), opts, log)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			_, _ = w.Write([]byte("ok"))
-			return
+	var metricsHandler http.Handler
+	if opts.Gatherer != nil {
+		metricsHandler = promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
+	}
+	routes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			switch {
+			case r.URL.Path == "/healthz":
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				_, _ = w.Write([]byte("ok"))
+				return
+			case r.URL.Path == "/metrics" && metricsHandler != nil:
+				metricsHandler.ServeHTTP(w, r)
+				return
+			}
 		}
 		convert.ServeHTTP(w, r)
 	})
+	return observe(routes, opts.Metrics, log)
+}
+
+// observe gives each request an ID (the caller's X-Request-Id when it
+// sends one), counts answers by status code, and turns a panic anywhere
+// below into a 500 for that request alone: net/http would otherwise drop
+// the connection, which Drone reports as an unexplained network error.
+func observe(next http.Handler, m *metrics.Metrics, log logrus.FieldLogger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			id = reqid.New()
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(reqid.With(r.Context(), id))
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.WithField("request_id", id).Errorf("panic while serving %s %s: %v\n%s", r.Method, r.URL.Path, v, debug.Stack())
+				if m != nil {
+					m.Panics.Inc()
+				}
+				if !rec.wrote {
+					rec.code = http.StatusInternalServerError
+					http.Error(w, fmt.Sprintf("drone-convert-eci: internal error (request %s); the config was not converted, please report this", id), http.StatusInternalServerError)
+				}
+			}
+			if m != nil {
+				m.Requests.WithLabelValues(strconv.Itoa(rec.code)).Inc()
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// statusRecorder remembers the status code written, for the metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.code, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
 }

@@ -12,9 +12,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
 	"github.com/drone-convert-eci/drone-convert-eci/server"
 )
@@ -38,18 +41,25 @@ func serve(args []string, stderr io.Writer) int {
 	if cfg.LocalDryRun && cfg.Secret == "" {
 		log.Warnf("LOCAL DRY-RUN MODE: signatures are checked against the public secret %q and the server listens on %s only; never use this mode with a real Drone server", config.LocalDryRunSecret, bind)
 	}
-	handler := server.Handler(plugin.New(cfg, log), server.Options{
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(registry)
+	handler := server.Handler(plugin.New(cfg, log, plugin.WithMetrics(m)), server.Options{
 		Secret:       secret,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxClockSkew: cfg.MaxClockSkew,
+		Metrics:      m,
+		Gatherer:     registry,
 	}, log)
 	srv := &http.Server{
 		Addr:              bind,
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		// Drone gives a conversion one minute (DRONE_CONVERT_TIMEOUT).
-		WriteTimeout: time.Minute,
+		// Drone gives a conversion one minute (DRONE_CONVERT_TIMEOUT); the
+		// conversion's own deadline is shorter, so this only catches a
+		// client that stops reading.
+		WriteTimeout: cfg.ConvertTimeout + 10*time.Second,
 		IdleTimeout:  2 * time.Minute,
 	}
 
@@ -68,7 +78,10 @@ func serve(args []string, stderr io.Writer) int {
 		return exitRefused
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Drain in-flight conversions: a build whose conversion is cut off
+	// fails with a network error.
+	log.Infof("shutting down; draining in-flight requests for up to %s", cfg.ShutdownGrace)
+	shutdown, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.WithError(err).Error("shutdown")

@@ -1,0 +1,91 @@
+{{/* Chart name, shortened to what a label value allows. */}}
+{{- define "dce.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Name of every object; the release name alone when it already holds the chart name. */}}
+{{- define "dce.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "dce.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dce.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "dce.labels" -}}
+{{ include "dce.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: converter
+app.kubernetes.io/part-of: drone
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "dce.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "dce.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name: name an existing ServiceAccount when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding DRONE_SECRET: the operator's own, or the one this chart creates. */}}
+{{- define "dce.secretName" -}}
+{{- if and .Values.secret.value .Values.secret.existingSecret }}
+{{- fail "secret: set secret.value or secret.existingSecret, not both" }}
+{{- end }}
+{{- if .Values.secret.existingSecret }}
+{{- .Values.secret.existingSecret }}
+{{- else }}
+{{- $_ := required "secret.value: set the shared secret (the Drone server's DRONE_CONVERT_PLUGIN_SECRET, e.g. from `openssl rand -hex 16`) or name a Secret holding it in secret.existingSecret" .Values.secret.value }}
+{{- include "dce.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The port the service listens on, taken from DRONE_BIND so the probes,
+the container port and the Service cannot disagree with it. In a pod the
+service must listen on every interface (":3000"), not on loopback.
+*/}}
+{{- define "dce.port" -}}
+{{- $bind := toString (default ":3000" .Values.env.DRONE_BIND) }}
+{{- if not (regexMatch "^(0\\.0\\.0\\.0|\\[::\\])?:[0-9]+$" $bind) }}
+{{- fail (printf "env.DRONE_BIND: %q must listen on every interface (e.g. \":3000\"), or the probes and the Service cannot reach it" $bind) }}
+{{- end }}
+{{- regexFind "[0-9]+$" $bind }}
+{{- end }}
+
+{{/*
+An env value as the service reads it. Helm decodes unquoted numbers in
+values files as floats, which would print 1048576 as 1.048576e+06.
+*/}}
+{{- define "dce.envValue" -}}
+{{- if kindIs "float64" . }}
+{{- if eq . (floor .) }}{{ printf "%.0f" . }}{{ else }}{{ . }}{{ end }}
+{{- else if kindIs "slice" . }}
+{{- join "," . }}
+{{- else if kindIs "map" . }}
+{{- $pairs := list }}
+{{- range $k, $v := . }}{{ $pairs = append $pairs (printf "%s:%v" $k $v) }}{{ end }}
+{{- join "," $pairs }}
+{{- else }}
+{{- toString . }}
+{{- end }}
+{{- end }}
+
+{{/* Namespaces the pipelines run in: needed by the Secrets RBAC and the webhook. */}}
+{{- define "dce.pipelineNamespaces" -}}
+{{- if not .Values.pipelineNamespaces }}
+{{- fail "pipelineNamespaces: list the namespaces drone-runner-kube creates build pods in (its DRONE_NAMESPACE_DEFAULT and any DRONE_NAMESPACE_RULES targets); rbac.secrets and webhook need them" }}
+{{- end }}
+{{- toJson .Values.pipelineNamespaces }}
+{{- end }}
