@@ -74,6 +74,8 @@ func applyArgs(t *testing.T, c *goldenCase, args []byte) {
 			c.cfg.ConvertProtected = true
 		case "opt-in":
 			c.input.OptInAll = true
+		case "pin", "floating-tags", "pull-always", "mirror", "cache-annotation", "step-cpu", "step-memory", "max-spec", "fallback-spec", "legacy-sizing", "extra-annotation":
+			applyECIArg(t, c, key, value) // eci_golden_test.go
 		case "privileged-policy":
 			c.cfg.PrivilegedPolicy = value
 		case "host-path-claim":
