@@ -290,6 +290,21 @@ func TestFullValues(t *testing.T) {
 		t.Errorf("minAvailable set: PDB is %+v", pdb.Spec)
 	}
 
+	// A *_FILE setting names a file on a mounted volume.
+	c := d.Spec.Template.Spec.Containers[0]
+	for _, e := range c.Env {
+		if !strings.HasSuffix(e.Name, "_FILE") || e.Value == "" {
+			continue
+		}
+		mounted := false
+		for _, m := range c.VolumeMounts {
+			mounted = mounted || strings.HasPrefix(e.Value, strings.TrimSuffix(m.MountPath, "/")+"/")
+		}
+		if !mounted {
+			t.Errorf("%s=%s is on no mounted volume (the root filesystem is the image's)", e.Name, e.Value)
+		}
+	}
+
 	// Every setting in the full values file is one the service accepts.
 	cfg := loadFromDeployment(t, d)
 	if cfg.MaxBodyBytes != 2097152 || cfg.MaxConcurrent != 16 || len(cfg.Repos) != 2 ||
@@ -596,11 +611,19 @@ func loadFromDeployment(t *testing.T, d *appsv1.Deployment) config.Config {
 		os.Unsetenv(name)
 	}
 	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
-		if e.ValueFrom != nil {
+		switch {
+		case e.ValueFrom != nil:
 			t.Setenv(e.Name, "from-a-secret")
-			continue
+		case strings.HasSuffix(e.Name, "_FILE") && e.Value != "":
+			// A file the pod mounts: an empty one stands in for it.
+			f := filepath.Join(t.TempDir(), filepath.Base(e.Value))
+			if err := os.WriteFile(f, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv(e.Name, f)
+		default:
+			t.Setenv(e.Name, e.Value)
 		}
-		t.Setenv(e.Name, e.Value)
 	}
 	cfg, err := config.Load()
 	if err != nil {
