@@ -49,6 +49,8 @@ type Outcome struct {
 	Reason string
 	// Disabled lists the transforms the pipeline switched off.
 	Disabled []string
+	// Applied lists the transforms that changed the pipeline.
+	Applied []string
 	Report   transform.Report
 }
 
@@ -199,8 +201,12 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, trusted boo
 			outcome.Disabled = append(outcome.Disabled, t.Name())
 			continue
 		}
+		before := len(p.Report.Changes)
 		if err := t.Apply(p); err != nil {
 			return outcome, err
+		}
+		if len(p.Report.Changes) > before {
+			outcome.Applied = append(outcome.Applied, t.Name())
 		}
 	}
 	outcome.Report = p.Report

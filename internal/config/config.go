@@ -75,6 +75,12 @@ type Config struct {
 	MaxConcurrent        int           `envconfig:"DRONE_ECI_MAX_CONCURRENT"`
 	MaxConcurrentPerRepo int           `envconfig:"DRONE_ECI_MAX_CONCURRENT_PER_REPO"`
 	QueueTimeout         time.Duration `envconfig:"DRONE_ECI_QUEUE_TIMEOUT"`
+	// ConvertTimeout bounds one request's conversion, queueing and any
+	// Kubernetes API calls included; Drone itself gives up after a minute
+	// (DRONE_CONVERT_TIMEOUT), so the default answers before that.
+	ConvertTimeout time.Duration `envconfig:"DRONE_ECI_CONVERT_TIMEOUT"`
+	// ShutdownGrace is how long SIGTERM waits for in-flight requests.
+	ShutdownGrace time.Duration `envconfig:"DRONE_ECI_SHUTDOWN_GRACE"`
 
 	Sizing
 	Images
@@ -109,6 +115,8 @@ func Default() Config {
 		MaxConcurrent:        4 * runtime.GOMAXPROCS(0),
 		MaxConcurrentPerRepo: 2,
 		QueueTimeout:         10 * time.Second,
+		ConvertTimeout:       45 * time.Second,
+		ShutdownGrace:        30 * time.Second,
 		Sizing:               defaultSizing(),
 		Images:               defaultImages(),
 	}
@@ -181,6 +189,18 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConcurrent <= 0 {
 		return fmt.Errorf("DRONE_ECI_MAX_CONCURRENT: must be positive, got %d", c.MaxConcurrent)
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"DRONE_ECI_QUEUE_TIMEOUT", c.QueueTimeout},
+		{"DRONE_ECI_CONVERT_TIMEOUT", c.ConvertTimeout},
+		{"DRONE_ECI_SHUTDOWN_GRACE", c.ShutdownGrace},
+	} {
+		if d.value <= 0 {
+			return fmt.Errorf("%s: must be positive, got %s", d.name, d.value)
+		}
 	}
 	if c.MaxClockSkew <= 0 {
 		return fmt.Errorf("DRONE_ECI_MAX_CLOCK_SKEW: must be positive, got %s", c.MaxClockSkew)

@@ -71,6 +71,12 @@ type Options struct {
 	// private repositories; the runner then adds DRONE_NETRC_* secret
 	// refs to every container (the compile command's default is none).
 	Netrc *drone.Netrc
+
+	// SpecOnly stops after the compiler, as `drone-runner-kube compile`
+	// does: no engine Setup, so Result.Pod and the Secrets stay nil.
+	// Benchmarks use it to measure the runner's own parse, lint and
+	// compile work.
+	SpecOnly bool
 }
 
 // Result is what the runner produces for one kubernetes pipeline.
@@ -335,6 +341,9 @@ func compileStage(config []byte, opts Options, system *drone.System, repo *drone
 		Secret:   secret.StaticVars(opts.Secrets),
 	}).(*engine.Spec)
 
+	if opts.SpecOnly {
+		return Result{Pipeline: stage.Name, Spec: spec}, nil
+	}
 	pod, sec, pull, err := setup(spec)
 	if err != nil {
 		return Result{}, fmt.Errorf("engine setup: %w", err)
