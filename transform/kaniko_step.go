@@ -189,6 +189,9 @@ func (s *stepConversion) settings() error {
 			}
 		}
 	}
+	if err := s.guestPush(chosen); err != nil {
+		return err
+	}
 	if v, known := truth(s.in["auto_label"]); !known || v {
 		s.report.Warn("step %q: the docker plugin labelled the image org.opencontainers.image.created, .revision, .source and .url (auto_label); kaniko adds no labels, so only that metadata differs (add them with custom_labels)", s.name)
 	}
@@ -519,4 +522,33 @@ func (s *stepConversion) orderSettings() {
 		}
 	}
 	s.out.Content = slices.Concat(head, tail)
+}
+
+// guestPush keeps the docker plugin's guest mode: without credentials or
+// a config it pushes anonymously (docker.go: "Guest mode enabled"), where
+// kaniko-docker refuses to write a config without a username. An empty
+// config given as config makes kaniko push anonymously too.
+func (s *stepConversion) guestPush(chosen map[string]string) error {
+	if s.flavour != flavourDocker {
+		return nil
+	}
+	if _, ok := s.in["username"]; ok {
+		return nil
+	}
+	if _, ok := s.in["config"]; ok {
+		return nil
+	}
+	if name, ok := chosen["no_push"]; ok {
+		if v, known := truth(s.in[name]); !known || v {
+			return nil
+		}
+	}
+	s.emit("config", scalar(`{"auths":{}}`))
+	s.report.Changed("step %q: config {\"auths\":{}} added: without credentials the docker plugin pushed as a guest, and kaniko-docker needs a config (or a username) to push at all", s.name)
+	for _, base := range []string{"docker_username", "base_image_username"} {
+		if _, ok := s.in[base]; ok {
+			s.report.Warn("step %q: %s is ignored by kaniko-docker once config is set; add username and password for the push registry", s.name, base)
+		}
+	}
+	return nil
 }
