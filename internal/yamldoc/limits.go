@@ -53,6 +53,9 @@ type measurer struct {
 	open   map[*yaml.Node]bool
 }
 
+// measure returns n's expanded size and height. Only anchored nodes are
+// memoised: aliases can point nowhere else, and keeping every node in
+// maps would cost more than walking the tree.
 func (m *measurer) measure(n *yaml.Node) (int64, int, error) {
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil {
@@ -60,13 +63,16 @@ func (m *measurer) measure(n *yaml.Node) (int64, int, error) {
 		}
 		return m.measure(n.Alias)
 	}
-	if s, ok := m.size[n]; ok {
-		return s, m.height[n], nil
+	anchored := n.Anchor != ""
+	if anchored {
+		if s, ok := m.size[n]; ok {
+			return s, m.height[n], nil
+		}
+		if m.open[n] {
+			return 0, 0, fmt.Errorf("line %d: anchor &%s contains itself", n.Line, n.Anchor)
+		}
+		m.open[n] = true
 	}
-	if m.open[n] {
-		return 0, 0, fmt.Errorf("line %d: anchor &%s contains itself", n.Line, n.Anchor)
-	}
-	m.open[n] = true
 	size, height := int64(1), 0
 	for _, child := range n.Content {
 		s, h, err := m.measure(child)
@@ -79,8 +85,10 @@ func (m *measurer) measure(n *yaml.Node) (int64, int, error) {
 	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
 		height++
 	}
-	delete(m.open, n)
-	m.size[n], m.height[n] = size, height
+	if anchored {
+		delete(m.open, n)
+		m.size[n], m.height[n] = size, height
+	}
 	return size, height, nil
 }
 
