@@ -376,6 +376,16 @@ func checkConsistent(t *testing.T, objs []object) {
 		t.Error("pod seccomp profile must be RuntimeDefault")
 	}
 
+	// The kubelet waits for the service's own drain on SIGTERM.
+	cfg := loadFromDeployment(t, d)
+	wait := cfg.ShutdownGrace
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+		wait += time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+	}
+	if grace := pod.Spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second <= wait {
+		t.Errorf("terminationGracePeriodSeconds %v does not exceed DRONE_ECI_SHUTDOWN_GRACE plus preStop (%s): the kubelet kills in-flight conversions", grace, wait)
+	}
+
 	// Mounts name volumes that exist.
 	vols := map[string]bool{}
 	for _, v := range pod.Spec.Volumes {
