@@ -4,6 +4,7 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path"
@@ -37,6 +38,11 @@ type Input struct {
 	// OptInAll treats every kubernetes pipeline as listed (CLI --opt-in);
 	// an explicit opt-out annotation still wins.
 	OptInAll bool
+	// Event is the build event, empty when unknown (the CLI).
+	Event string
+	// Context bounds the Kubernetes API calls of the secret env carrier;
+	// nil means context.Background().
+	Context context.Context
 }
 
 // Outcome says what happened to one pipeline document.
@@ -51,7 +57,7 @@ type Outcome struct {
 	Disabled []string
 	// Applied lists the transforms that changed the pipeline.
 	Applied []string
-	Report   transform.Report
+	Report  transform.Report
 }
 
 // Result is the answer for one config.
@@ -71,6 +77,7 @@ type Converter struct {
 	cfg        config.Config
 	limits     yamldoc.Limits
 	transforms []transform.Transform
+	secrets    SecretStore
 }
 
 // NewConverter builds the transforms the configuration asks for.
@@ -95,6 +102,7 @@ func NewConverter(cfg config.Config) *Converter {
 		transforms: []transform.Transform{
 			kanikoTransform(cfg),
 			imagesTransform(cfg),
+			envTransform(cfg, false),
 			sizingTransform(cfg),
 			transform.Scheduling{NodeSelector: cfg.NodeSelector, Tolerations: tolerations},
 		},
@@ -168,7 +176,7 @@ func (c *Converter) Convert(in Input) (Result, error) {
 		return result, nil
 	}
 	for i, doc := range chosen {
-		outcome, err := c.convertPipeline(doc, headers[i], in.Trusted)
+		outcome, err := c.convertPipeline(doc, headers[i], in)
 		if err != nil {
 			return Result{}, fmt.Errorf("document %d: %w", doc.Number, err)
 		}
@@ -185,7 +193,7 @@ func (c *Converter) Convert(in Input) (Result, error) {
 	return result, nil
 }
 
-func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, trusted bool) (Outcome, error) {
+func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input) (Outcome, error) {
 	outcome := Outcome{Document: doc.Number, Pipeline: h.Name}
 	body := doc.Body()
 	if body == nil || body.Kind != yamlv3.MappingNode {
@@ -195,7 +203,7 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, trusted boo
 	if err != nil {
 		return outcome, fmt.Errorf("pipeline %q: %w", h.Name, err)
 	}
-	p := &transform.Pipeline{Name: h.Name, Body: body, Trusted: trusted}
+	p := &transform.Pipeline{Name: h.Name, Body: body, Trusted: in.Trusted, Event: in.Event}
 	for _, t := range c.transforms {
 		if disabled[t.Name()] {
 			outcome.Disabled = append(outcome.Disabled, t.Name())
@@ -210,6 +218,9 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, trusted boo
 		}
 	}
 	outcome.Report = p.Report
+	if err := c.ensureSecrets(in, p); err != nil {
+		return outcome, err
+	}
 	if len(p.Report.Changes) == 0 {
 		// Nothing to do (already converted, or every transform off): the
 		// document keeps its bytes, which is what makes converting twice

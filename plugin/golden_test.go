@@ -74,6 +74,8 @@ func applyArgs(t *testing.T, c *goldenCase, args []byte) {
 			c.cfg.ConvertProtected = true
 		case "opt-in":
 			c.input.OptInAll = true
+		case "event", "env-carrier", "env-when", "env-budget", "env-overhead", "env-namespace", "env-cluster":
+			applyEnvArg(t, c, key, value) // env_golden_test.go
 		case "pin", "floating-tags", "pull-always", "mirror", "cache-annotation", "step-cpu", "step-memory", "max-spec", "fallback-spec", "legacy-sizing", "extra-annotation":
 			applyECIArg(t, c, key, value) // eci_golden_test.go
 		case "privileged-policy":
@@ -122,7 +124,7 @@ func render(result Result, err error) []byte {
 func TestGolden(t *testing.T) {
 	for _, c := range loadGoldenCases(t) {
 		t.Run(c.name, func(t *testing.T) {
-			conv := NewConverter(c.cfg)
+			conv := withEnvStore(c.name, NewConverter(c.cfg))
 			result, err := conv.Convert(c.input)
 			got := render(result, err)
 			golden := filepath.Join(goldenDir, c.name+".golden")

@@ -86,6 +86,8 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 		Repo:      req.Repo.Slug,
 		Trusted:   req.Repo.Trusted,
 		Protected: req.Repo.Protected,
+		Event:     req.Build.Event,
+		Context:   ctx,
 	})
 	if err != nil {
 		if errors.Is(err, ErrHostile) {

@@ -20,6 +20,13 @@ type Pipeline struct {
 	// Trusted is the repo's trusted flag: the runner's linter allows
 	// secret, config_map, claim and host volumes only for trusted repos.
 	Trusted bool
+	// Event is the build event ("push", "pull_request", "tag"...), empty
+	// when unknown; the env transform counts the runner's variables for
+	// it.
+	Event string
+	// EnvSecrets are Secrets the converted pipeline mounts, which the
+	// plugin must create before answering (the transform does no I/O).
+	EnvSecrets []EnvSecret
 	// Report collects what was changed, dropped or refused.
 	Report Report
 }

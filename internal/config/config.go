@@ -75,6 +75,8 @@ type Config struct {
 	MaxConcurrent        int           `envconfig:"DRONE_ECI_MAX_CONCURRENT"`
 	MaxConcurrentPerRepo int           `envconfig:"DRONE_ECI_MAX_CONCURRENT_PER_REPO"`
 	QueueTimeout         time.Duration `envconfig:"DRONE_ECI_QUEUE_TIMEOUT"`
+
+	EnvFiles
 	// ConvertTimeout bounds one request's conversion, queueing and any
 	// Kubernetes API calls included; Drone itself gives up after a minute
 	// (DRONE_CONVERT_TIMEOUT), so the default answers before that.
@@ -115,6 +117,7 @@ func Default() Config {
 		MaxConcurrent:        4 * runtime.GOMAXPROCS(0),
 		MaxConcurrentPerRepo: 2,
 		QueueTimeout:         10 * time.Second,
+		EnvFiles:             defaultEnvFiles(),
 		ConvertTimeout:       45 * time.Second,
 		ShutdownGrace:        30 * time.Second,
 		Sizing:               defaultSizing(),
@@ -204,6 +207,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxClockSkew <= 0 {
 		return fmt.Errorf("DRONE_ECI_MAX_CLOCK_SKEW: must be positive, got %s", c.MaxClockSkew)
+	}
+	if err := c.EnvFiles.validate(); err != nil {
+		return err
 	}
 	if err := c.Sizing.validate(); err != nil {
 		return err

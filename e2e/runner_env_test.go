@@ -1,0 +1,256 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/runnertest"
+	"github.com/drone-convert-eci/drone-convert-eci/transform"
+)
+
+// downwardFile is the runner's downward-API file as the kubelet writes
+// it: one key="value" line per annotation, keys sorted, values Go-quoted
+// (%q), no newline after the last line (kubernetes pkg/fieldpath
+// FormatMap).
+func downwardFile(annotations map[string]string) string {
+	keys := make([]string, 0, len(annotations))
+	for k := range annotations {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%v=%q\n", k, annotations[k])
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// containerEnv is the environment the kubelet gives the container:
+// plain values, secret refs resolved from the pod's Secret (optional
+// refs to missing keys are left out), the node name; a later entry of
+// the same name wins.
+func containerEnv(c *corev1.Container, secret *corev1.Secret) []string {
+	values := map[string]string{}
+	var order []string
+	for _, e := range c.Env {
+		value := e.Value
+		if e.ValueFrom != nil {
+			switch {
+			case e.ValueFrom.SecretKeyRef != nil:
+				v, ok := secret.StringData[e.ValueFrom.SecretKeyRef.Key]
+				if !ok {
+					continue
+				}
+				value = v
+			case e.ValueFrom.FieldRef != nil:
+				value = "virtual-kubelet-node"
+			}
+		}
+		if _, ok := values[e.Name]; !ok {
+			order = append(order, e.Name)
+		}
+		values[e.Name] = value
+	}
+	env := make([]string, 0, len(order))
+	for _, name := range order {
+		env = append(env, name+"="+values[name])
+	}
+	return env
+}
+
+// stepVariables runs the step's container command with a real /bin/sh
+// exactly as the runner starts it (entrypoint, args, env from the
+// compiled pod), with the user's commands replaced by a dump of what
+// the shell then holds: the environment its commands inherit (env -0)
+// and its own variables (set). Only the part of the runner's script
+// before the first user command runs: the preamble, and the loader when
+// there is one. files are materialised first and their paths
+// substituted in the script.
+func stepVariables(t *testing.T, workdir string, c *corev1.Container, secret *corev1.Secret, files map[string]string) (environ, shellVars string) {
+	t.Helper()
+	dir := t.TempDir()
+	env := containerEnv(c, secret)
+	for i, kv := range env {
+		if !strings.HasPrefix(kv, "DRONE_SCRIPT=") {
+			continue
+		}
+		script := strings.TrimPrefix(kv, "DRONE_SCRIPT=")
+		cut := strings.Index(script, "\necho + ")
+		if i := strings.Index(script, "\n__dce=; "); i >= 0 {
+			// The loader ran first: keep through its line.
+			cut = i + 1 + strings.Index(script[i+1:], "\n")
+		}
+		if cut < 0 {
+			t.Fatalf("no user command in the script:\n%s", script)
+		}
+		script = script[:cut]
+		for path, content := range files {
+			local := filepath.Join(dir, strings.ReplaceAll(strings.Trim(path, "/"), "/", "_"))
+			if err := os.WriteFile(local, []byte(content), 0o444); err != nil {
+				t.Fatal(err)
+			}
+			script = strings.ReplaceAll(script, path, local)
+		}
+		script += fmt.Sprintf("\nenv -0 > %s/env.dump\nset > %s/set.dump\n", dir, dir)
+		env[i] = "DRONE_SCRIPT=" + script
+	}
+	if len(c.Command) == 0 {
+		t.Fatalf("container %s has no command: not a command step", c.Name)
+	}
+	cmd := exec.Command(c.Command[0], append(c.Command[1:], c.Args...)...)
+	cmd.Env = env
+	cmd.Dir = workdir // the same for both runs: PWD is a variable too
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if out, err := cmd.Output(); err != nil {
+		t.Fatalf("step script failed: %v\nstdout:\n%s\nstderr:\n%s\nscript:\n%s\nfiles: %q", err, out, stderr.String(), scriptOf(cmd.Env), files)
+	}
+	e, err := os.ReadFile(filepath.Join(dir, "env.dump"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.ReadFile(filepath.Join(dir, "set.dump"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// PPID is the only variable that differs between two runs of the
+	// same shell.
+	var kept []string
+	for _, line := range strings.Split(string(s), "\n") {
+		if !strings.HasPrefix(line, "PPID=") {
+			kept = append(kept, line)
+		}
+	}
+	return sortedNUL(string(e)), strings.Join(kept, "\n")
+}
+
+func sortedNUL(s string) string {
+	entries := strings.Split(strings.TrimSuffix(s, "\x00"), "\x00")
+	sort.Strings(entries)
+	return strings.Join(entries, "\n---\n")
+}
+
+// TestEnvFilesEquivalence: for every converted config the project knows
+// (testdata goldens and the public corpus), on push, pull request and
+// tag builds of an untrusted repo, each command step's shell sees the
+// same variables, names and exact values, before and after conversion,
+// with the env file materialised the way the kubelet writes it.
+func TestEnvFilesEquivalence(t *testing.T) {
+	if _, err := exec.LookPath("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	secrets := map[string]string{"token": "s3cr3t\nwith newline", "key": "k"}
+	steps := 0
+	loaded := 0
+	workdir := t.TempDir()
+	for _, c := range convertedConfigs(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			for _, event := range []string{runnertest.EventPush, runnertest.EventPullRequest, runnertest.EventTag} {
+				opts := runnertest.Options{Event: event, Secrets: secrets}
+				before, err := runnertest.Compile(c.Input, opts)
+				if err != nil {
+					t.Logf("%s: original does not compile: %v", event, err)
+					continue
+				}
+				after, err := runnertest.Compile(c.Output, opts)
+				if err != nil {
+					t.Fatalf("%s: converted config does not compile: %v", event, err)
+				}
+				for _, a := range after {
+					if !c.Converted[a.Pipeline] {
+						continue
+					}
+					var b *runnertest.Result
+					for i := range before {
+						if before[i].Pipeline == a.Pipeline {
+							b = &before[i]
+						}
+					}
+					if b == nil {
+						t.Fatalf("pipeline %q missing before conversion", a.Pipeline)
+					}
+					files := map[string]string{"/run/drone/env": downwardFile(a.Pod.Annotations)}
+					for _, s := range a.Spec.Steps {
+						ca, _ := a.Container(s.Name)
+						cb, sb := b.Container(s.Name)
+						if ca == nil || cb == nil || sb == nil || len(cb.Command) == 0 || len(ca.Command) == 0 {
+							continue
+						}
+						envA, setA := stepVariables(t, workdir, ca, a.Secret, files)
+						envB, setB := stepVariables(t, workdir, cb, b.Secret, nil)
+						steps++
+						if strings.Contains(runnertest.Env(ca, "DRONE_SCRIPT").Value, transform.EnvAnnotationPrefix) {
+							loaded++
+						}
+						// The pod's random names differ between two
+						// compilations; compare through normalisation.
+						envA = renameRandom(envA, &a, b)
+						setA = renameRandom(setA, &a, b)
+						if envA != envB {
+							t.Errorf("%s: pipeline %q step %q: environment differs\n%s", event, a.Pipeline, s.Name, lineDiff(envB, envA))
+						}
+						if setA != setB {
+							t.Errorf("%s: pipeline %q step %q: shell variables differ\n%s", event, a.Pipeline, s.Name, lineDiff(setB, setA))
+						}
+					}
+				}
+			}
+		})
+	}
+	t.Logf("%d command steps compared, %d of them loading an env file", steps, loaded)
+	if loaded == 0 {
+		t.Error("no step loaded an env file: the test proves nothing")
+	}
+}
+
+// renameRandom maps the converted pod's random names (pod, workspace
+// volume) to the original's, so the dumps compare.
+func renameRandom(s string, a, b *runnertest.Result) string {
+	pairs := []string{a.Pod.Name, b.Pod.Name}
+	for i := range a.Spec.Volumes {
+		if i < len(b.Spec.Volumes) && a.Spec.Volumes[i].EmptyDir != nil && b.Spec.Volumes[i].EmptyDir != nil {
+			pairs = append(pairs, a.Spec.Volumes[i].EmptyDir.ID, b.Spec.Volumes[i].EmptyDir.ID)
+		}
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
+}
+
+func lineDiff(want, got string) string {
+	w := map[string]bool{}
+	for _, l := range strings.Split(want, "\n") {
+		w[l] = true
+	}
+	g := map[string]bool{}
+	for _, l := range strings.Split(got, "\n") {
+		g[l] = true
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(want, "\n") {
+		if !g[l] {
+			fmt.Fprintf(&b, "- %q\n", l)
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if !w[l] {
+			fmt.Fprintf(&b, "+ %q\n", l)
+		}
+	}
+	return b.String()
+}
+
+func scriptOf(env []string) string {
+	for _, kv := range env {
+		if s, ok := strings.CutPrefix(kv, "DRONE_SCRIPT="); ok {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,70 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/transform"
+)
+
+// SecretStore creates the Secrets that carry env files. Ensure must
+// leave an immutable Secret named name in namespace holding exactly
+// data (creating it, or finding the same one), or fail: the converted
+// config mounts it, and a pod mounting a missing Secret never starts.
+type SecretStore interface {
+	Ensure(ctx context.Context, namespace, name string, data map[string][]byte) error
+}
+
+// envTransform builds the "env" transform from validated settings;
+// cluster says whether a SecretStore is attached.
+func envTransform(cfg config.Config, cluster bool) transform.Transform {
+	return transform.Env{
+		Carrier:       cfg.EnvFiles.Carrier,
+		When:          cfg.EnvFiles.When,
+		Budget:        cfg.EnvFiles.Budget,
+		Overhead:      cfg.EnvFiles.Overhead,
+		ClusterAccess: cluster,
+		Namespace:     cfg.EnvFiles.Namespace,
+	}
+}
+
+// WithSecretStore attaches the store the secret env carrier needs; with
+// none, every env file travels as annotations.
+func (c *Converter) WithSecretStore(store SecretStore) *Converter {
+	c.secrets = store
+	for i, t := range c.transforms {
+		if t.Name() == "env" {
+			c.transforms[i] = envTransform(c.cfg, store != nil)
+		}
+	}
+	return c
+}
+
+// ensureSecrets creates the Secrets the converted pipeline mounts
+// before the answer leaves: an API failure fails the conversion rather
+// than answer a config whose pod could not start.
+func (c *Converter) ensureSecrets(in Input, p *transform.Pipeline) error {
+	if len(p.EnvSecrets) == 0 {
+		return nil
+	}
+	if c.secrets == nil {
+		return fmt.Errorf("pipeline %q: env files need Secrets but the service has no cluster access (DRONE_ECI_ENV_IN_CLUSTER or DRONE_ECI_ENV_KUBECONFIG)", p.Name)
+	}
+	ctx := in.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if c.cfg.EnvFiles.APITimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.EnvFiles.APITimeout)
+		defer cancel()
+	}
+	for _, s := range p.EnvSecrets {
+		err := c.secrets.Ensure(ctx, s.Namespace, s.Name, map[string][]byte{transform.EnvSecretKey: s.Data})
+		if err != nil {
+			return fmt.Errorf("pipeline %q: creating env file Secret %s/%s: %w", p.Name, s.Namespace, s.Name, err)
+		}
+	}
+	return nil
+}
