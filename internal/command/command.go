@@ -16,12 +16,20 @@ const (
 	usageMessage = `usage:
   drone-convert-eci [serve]                    run the conversion extension (the default)
   drone-convert-eci convert [flags] [FILE|-]   convert a config locally and print it
+  drone-convert-eci images [flags] [FILE...]   list the images converted configs use, for an ECI ImageCache
 
 convert flags:
   --opt-in            treat every kubernetes pipeline as opted in
   --repo owner/name   the repository slug (matched against DRONE_ECI_REPOS)
   --trusted           the repo is trusted, as Drone's repo.trusted
   --protected         the repo is protected, as Drone's repo.protected
+
+images flags:
+  --manifest               print an ImageCache manifest instead of the list
+  --name NAME              the ImageCache name (default: drone-ci-<hash of the list>)
+  --size GiB               spec.imageCacheSize (20-32768)
+  --retention-days N       spec.retentionDays
+  --pull-secret ns:name    spec.imagePullSecrets entry, repeatable
 
 Settings come from DRONE_* environment variables; see the README.
 `
@@ -37,6 +45,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "convert":
 		return convert(args[1:], stdin, stdout, stderr)
+	case "images":
+		return images(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageMessage)
 		return exitOK
