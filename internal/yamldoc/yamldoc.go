@@ -94,7 +94,7 @@ func Encode(docs []*Document) ([]byte, error) {
 			continue
 		}
 		out.Write(separatorPrefix(doc.Raw))
-		untagMergeKeys(doc.Root, map[*yaml.Node]bool{})
+		prepare(doc.Root, false, map[*yaml.Node]bool{})
 		enc := yaml.NewEncoder(&out)
 		enc.SetIndent(2)
 		if err := enc.Encode(doc.Root); err != nil {
@@ -215,14 +215,21 @@ func IsMergeKey(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Value == "<<" && n.Style == 0 && (n.Tag == "!!merge" || n.Tag == "")
 }
 
-// untagMergeKeys clears the tag yaml.v3 gives merge keys when decoding,
-// which its encoder would otherwise print as "!!merge <<"; an untagged
-// plain "<<" reads back as the same merge key.
-func untagMergeKeys(n *yaml.Node, seen map[*yaml.Node]bool) {
+// prepare fixes what yaml.v3's encoder would otherwise get wrong:
+//   - merge keys carry the tag the decoder gave them, which the encoder
+//     prints as "!!merge <<"; an untagged plain "<<" reads back as the
+//     same merge key;
+//   - an empty null inside a flow collection ("{temp: }") or as a key
+//     ("? ") is printed as ” (an empty string, which means something
+//     else to Drone); "null" keeps its meaning.
+func prepare(n *yaml.Node, inFlow bool, seen map[*yaml.Node]bool) {
 	if n == nil || seen[n] {
 		return
 	}
 	seen[n] = true
+	if inFlow {
+		spellNull(n)
+	}
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if IsMergeKey(n.Content[i]) {
@@ -230,8 +237,15 @@ func untagMergeKeys(n *yaml.Node, seen map[*yaml.Node]bool) {
 			}
 		}
 	}
+	flow := inFlow || n.Style&yaml.FlowStyle != 0
 	for _, child := range n.Content {
-		untagMergeKeys(child, seen)
+		prepare(child, flow, seen)
+	}
+}
+
+func spellNull(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" {
+		n.Value = "null"
 	}
 }
 

@@ -128,3 +128,24 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// TestEncodeKeepsMeaning: what yaml.v3's encoder would print with another
+// meaning is fixed before encoding.
+func TestEncodeKeepsMeaning(t *testing.T) {
+	tests := []struct{ input, want string }{
+		{"volumes: [{name: cache, temp: }]\n", "volumes: [{name: cache, temp: null}]\n"},
+		{"a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\n", "a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\n"},
+		{"temp:\n", "temp:\n"},
+	}
+	for _, tt := range tests {
+		docs, err := Parse([]byte(tt.input), testLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[0].Edited = true
+		out, err := Encode(docs)
+		if err != nil || string(out) != tt.want {
+			t.Errorf("Encode(%q) = %q, %v; want %q", tt.input, out, err, tt.want)
+		}
+	}
+}
