@@ -28,6 +28,10 @@ type convertedConfig struct {
 	// Custom marks testdata cases whose settings or pipeline choose
 	// their own scheduling, so the default selector is not expected.
 	Custom bool
+	// TrustedOnly marks testdata cases converted for a trusted repo
+	// (a "trusted" line in NAME.args): their output may use what the
+	// runner allows trusted repos only (secret volumes).
+	TrustedOnly bool
 }
 
 var convertedLine = regexp.MustCompile(`^# document \d+, pipeline "(.*)": converted$`)
@@ -67,6 +71,9 @@ func convertedConfigs(t *testing.T) []convertedConfig {
 		}
 		_, err = os.Stat(strings.TrimSuffix(golden, ".golden") + ".args")
 		c.Custom = err == nil || bytes.Contains(input, []byte("node_selector:")) || bytes.Contains(input, []byte("node_name:"))
+		if args, err := os.ReadFile(strings.TrimSuffix(golden, ".golden") + ".args"); err == nil {
+			c.TrustedOnly = bytes.HasPrefix(args, []byte("trusted\n")) || bytes.Contains(args, []byte("\ntrusted\n"))
+		}
 		out = append(out, c)
 	}
 	for _, file := range corpusFiles(t) {
@@ -115,6 +122,9 @@ func corpusFiles(t *testing.T) []string {
 func compileBoth(t *testing.T, c convertedConfig, check func(t *testing.T, trusted bool, r runnertest.Result)) {
 	t.Helper()
 	for _, trusted := range []bool{false, true} {
+		if c.TrustedOnly && !trusted {
+			continue
+		}
 		results, err := runnertest.Compile(c.Output, runnertest.Options{Trusted: trusted})
 		if err != nil {
 			if _, origErr := runnertest.Compile(c.Input, runnertest.Options{Trusted: trusted}); origErr == nil {

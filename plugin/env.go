@@ -68,3 +68,9 @@ func (c *Converter) ensureSecrets(in Input, p *transform.Pipeline) error {
 	}
 	return nil
 }
+
+// WithEnvSecrets attaches the store the secret env carrier creates
+// Secrets with; without it every env file travels as annotations.
+func WithEnvSecrets(store SecretStore) Option {
+	return func(p *plugin) { p.converter.WithSecretStore(store) }
+}

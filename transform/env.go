@@ -200,8 +200,7 @@ func (e Env) apply(p *Pipeline) error {
 			continue
 		}
 		if !s.simple {
-			p.Report.Warn("env: step %q keeps its env, %d env vars (it shares YAML with other steps through anchors or merge keys)", s.name, before)
-			continue
+			continue // reportKept says why
 		}
 		pl := &plan{step: s, before: before}
 		for _, v := range s.env {
@@ -372,6 +371,8 @@ func (e Env) reportKept(p *Pipeline, steps []*envStep, base int, runner map[stri
 		switch {
 		case s.service:
 			why = "a service"
+		case !s.simple:
+			why = "it shares YAML with other steps through anchors or merge keys"
 		case !s.command:
 			why = "a plugin step (no shell to load a file)"
 		case e.When == EnvAlways:

@@ -44,7 +44,12 @@ func serve(args []string, stderr io.Writer) int {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(registry)
-	handler := server.Handler(plugin.New(cfg, log, plugin.WithMetrics(m)), server.Options{
+	envOpts, collect, err := envSecrets(cfg, log)
+	if err != nil {
+		log.Error(err)
+		return exitUsage
+	}
+	handler := server.Handler(plugin.New(cfg, log, append([]plugin.Option{plugin.WithMetrics(m)}, envOpts...)...), server.Options{
 		Secret:       secret,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxClockSkew: cfg.MaxClockSkew,
@@ -65,6 +70,9 @@ func serve(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if collect != nil {
+		go collect(ctx)
+	}
 	errs := make(chan error, 1)
 	go func() { errs <- srv.ListenAndServe() }()
 	log.WithFields(logrus.Fields{
