@@ -159,15 +159,20 @@ func (s *stepConversion) settings() error {
 		}
 		value := s.in[key]
 		rule, known := settingTable[key]
+		// A setting the docker plugin never read changed nothing before
+		// and changes nothing now; it is carried over rather than dropped
+		// so that no value, and no secret reference, disappears.
 		if !known {
-			s.report.Warn("step %q: setting %s dropped: plugins/%s does not read it", s.name, key, flavour)
+			s.emit(key, value)
+			s.report.Warn("step %q: setting %s kept as written: plugins/%s does not read it", s.name, key, flavour)
 			continue
 		}
 		if rule.flavours != nil && !contains(rule.flavours, flavour) {
 			if rule.action == keep && rule.why != "" {
 				return s.fail(key, "plugins/kaniko-%s has no %s setting (%s): the step could not authenticate as written; use the flavour's own credentials settings", flavour, key, rule.why)
 			}
-			s.report.Changed("step %q: setting %s dropped: plugins/%s does not read it", s.name, key, flavour)
+			s.emit(key, value)
+			s.report.Changed("step %q: setting %s kept as written: plugins/%s does not read it", s.name, key, flavour)
 			continue
 		}
 		switch rule.action {
