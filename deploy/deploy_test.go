@@ -522,7 +522,9 @@ func TestChartRefuses(t *testing.T) {
 		{"no secret", "", "secret.value"},
 		{"two secrets", "secret:\n  value: x\n  existingSecret: y\n", "not both"},
 		{"loopback bind", secretValue + "env:\n  DRONE_BIND: 127.0.0.1:3000\n", "env.DRONE_BIND"},
-		{"rbac without namespaces", secretValue + "rbac:\n  secrets:\n    enabled: true\n", "pipelineNamespaces"},
+		{"rbac without namespaces", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\nrbac:\n  secrets:\n    enabled: true\n", "pipelineNamespaces"},
+		{"rbac the service does not use", secretValue + "pipelineNamespaces: [default]\nrbac:\n  secrets:\n    enabled: true\n", "DRONE_ECI_ENV_IN_CLUSTER"},
+		{"rbac elsewhere than the env namespace", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [p]\nrbac:\n  secrets:\n    enabled: true\n", "DRONE_ECI_ENV_NAMESPACE"},
 		{"webhook without namespaces", secretValue + "webhook:\n  enabled: true\n  tls:\n    secretName: tls\n", "pipelineNamespaces"},
 		{"webhook without TLS", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n", "webhook.tls.secretName"},
 		{"no service account", secretValue + "serviceAccount:\n  create: false\n", "serviceAccount.name"},
@@ -645,12 +647,13 @@ func loadFromDeployment(t *testing.T, d *appsv1.Deployment) config.Config {
 // The plain manifests are the chart rendered for namespace drone with an
 // operator-created Secret; the optional folder holds what a switch adds.
 var plainRenders = []struct {
-	dir, set string
-	keep     map[string]string // template file -> plain file
+	dir, set, note string
+	keep           map[string]string // template file -> plain file
 }{
 	{
 		dir: plainDir,
-		set: "secret:\n  existingSecret: " + plainSecret + "\n",
+		// Build pods run where the example runner puts them.
+		set: "secret:\n  existingSecret: " + plainSecret + "\nenv:\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\n",
 		keep: map[string]string{
 			"serviceaccount.yaml": "serviceaccount.yaml",
 			"deployment.yaml":     "deployment.yaml",
@@ -660,7 +663,8 @@ var plainRenders = []struct {
 	},
 	{
 		dir:  filepath.Join(plainDir, "optional"),
-		set:  "secret:\n  existingSecret: " + plainSecret + "\npipelineNamespaces: [drone-pipelines]\nrbac:\n  secrets:\n    enabled: true\n",
+		set:  "secret:\n  existingSecret: " + plainSecret + "\nenv:\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [drone-pipelines]\nrbac:\n  secrets:\n    enabled: true\n",
+		note: "# The Secret env carrier's access: apply it with, in ../deployment.yaml and\n# ../serviceaccount.yaml, automountServiceAccountToken: true and\n# DRONE_ECI_ENV_IN_CLUSTER \"true\" (the chart's rbac.secrets.enabled does all three).\n",
 		keep: map[string]string{"rbac.yaml": "rbac-secrets.yaml"},
 	},
 }
@@ -678,7 +682,7 @@ func TestPlainManifests(t *testing.T) {
 			if !ok {
 				t.Fatalf("chart has no template %s", tmpl)
 			}
-			want := plainHeader + strings.TrimLeft(body, "\n")
+			want := plainHeader + pr.note + strings.TrimLeft(body, "\n")
 			path := filepath.Join(pr.dir, file)
 			if *update {
 				if err := os.MkdirAll(pr.dir, 0o755); err != nil {

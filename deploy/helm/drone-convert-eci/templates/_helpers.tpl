@@ -89,3 +89,21 @@ values files as floats, which would print 1048576 as 1.048576e+06.
 {{- end }}
 {{- toJson .Values.pipelineNamespaces }}
 {{- end }}
+
+{{/*
+Whether the pod gets a ServiceAccount token: only for the Secret env
+carrier, through the chart's RBAC or the operator's own.
+*/}}
+{{- define "dce.automountToken" -}}
+{{- $inCluster := eq (toString .Values.env.DRONE_ECI_ENV_IN_CLUSTER) "true" }}
+{{- if .Values.rbac.secrets.enabled }}
+{{- if not $inCluster }}
+{{- fail "rbac.secrets.enabled: the Role is for the Secret env carrier; set env.DRONE_ECI_ENV_IN_CLUSTER=true so the service uses it" }}
+{{- end }}
+{{- $ns := toString .Values.env.DRONE_ECI_ENV_NAMESPACE }}
+{{- if not (has $ns .Values.pipelineNamespaces) }}
+{{- fail (printf "pipelineNamespaces: env.DRONE_ECI_ENV_NAMESPACE %q is not among them, so the service could not create its env Secrets there" $ns) }}
+{{- end }}
+{{- end }}
+{{- or .Values.rbac.secrets.enabled $inCluster }}
+{{- end }}
