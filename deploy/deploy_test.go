@@ -270,8 +270,8 @@ func TestFullValues(t *testing.T) {
 		}
 		rule := r.Rules[0]
 		if !reflect.DeepEqual(rule.APIGroups, []string{""}) || !reflect.DeepEqual(rule.Resources, []string{"secrets"}) ||
-			!reflect.DeepEqual(rule.Verbs, []string{"create", "get", "list", "delete"}) || len(rule.ResourceNames) != 0 {
-			t.Errorf("Role %s/%s grants %+v; want create/get/list/delete on secrets only", r.Namespace, r.Name, rule)
+			!reflect.DeepEqual(rule.Verbs, []string{"create", "get", "patch", "list", "delete"}) || len(rule.ResourceNames) != 0 {
+			t.Errorf("Role %s/%s grants %+v; want create/get/patch/list/delete on secrets only (internal/kube/secrets.go)", r.Namespace, r.Name, rule)
 		}
 	}
 	if n := len(find[*rbacv1.RoleBinding](objs)); n != 2 {
