@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -300,4 +302,54 @@ func (r *recordingStore) Ensure(_ context.Context, _, name string, data map[stri
 	}
 	r.data[name] = data
 	return nil
+}
+
+// TestEnvCountsMatchRunnerPod: on the pod drone-runner-kube builds for
+// every converted config (untrusted, push, no netrc, no runner globals),
+// each step's container carries exactly the env vars the report counts
+// for it, minus the configured overhead the test runner does not add.
+// The counts before and after conversion are the runner's, not guesses.
+func TestEnvCountsMatchRunnerPod(t *testing.T) {
+	overhead := config.Default().EnvFiles.Overhead
+	line := regexp.MustCompile(`env: (?:step|service) "([^"]*)" (?:\d+ → (\d+) env vars|keeps its env, (\d+) env vars)`)
+	checked, exact := 0, 0
+	for _, c := range convertedConfigs(t) {
+		args, _ := os.ReadFile("../testdata/convert/" + strings.TrimPrefix(c.Name, "testdata/") + ".args")
+		if c.TrustedOnly || bytes.Contains(args, []byte("event: ")) || bytes.Contains(args, []byte("env-overhead: ")) {
+			continue // counted for another build than this one
+		}
+		results, err := runnertest.Compile(c.Output, runnertest.Options{})
+		if err != nil {
+			continue // reported by TestRunnerSchedulesOnVirtualNode
+		}
+		for _, r := range results {
+			if !c.Converted[r.Pipeline] {
+				continue
+			}
+			report := r.Pod.Annotations["drone-convert-eci/report"]
+			for _, m := range line.FindAllStringSubmatch(report, -1) {
+				want := m[2] + m[3]
+				container, _ := r.Container(m[1])
+				if container == nil {
+					continue // a step the runner skips, or a duplicate name
+				}
+				n, _ := strconv.Atoi(want)
+				switch got := len(container.Env) + overhead; {
+				case got > n:
+					t.Errorf("%s: pipeline %q step %q: the report counts %d env vars (with overhead %d), the runner's pod has more: %d", c.Name, r.Pipeline, m[1], n, overhead, len(container.Env))
+				case got == n:
+					exact++
+				default:
+					// Values substituted to nothing on this event (say
+					// ${DRONE_TAG} on a push) are dropped by the runner.
+					t.Logf("%s: pipeline %q step %q: report %d, pod %d+%d", c.Name, r.Pipeline, m[1], n, len(container.Env), overhead)
+				}
+				checked++
+			}
+		}
+	}
+	t.Logf("%d step counts checked against the runner's pod, %d exactly equal", checked, exact)
+	if checked == 0 {
+		t.Error("no report counts found")
+	}
 }

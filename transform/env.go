@@ -443,8 +443,25 @@ func readStep(item *yaml.Node, field string) (*envStep, error) {
 			}
 		}
 	}
-	settings := resolve(lookup(n, "settings"))
-	for _, kv := range envFlatten(settings) {
+	settings := envFlatten(explicit(n, "settings"))
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !yamldoc.IsMergeKey(n.Content[i]) {
+			continue
+		}
+		source := resolve(n.Content[i+1])
+		sources := []*yaml.Node{source}
+		if source != nil && source.Kind == yaml.SequenceNode {
+			sources = source.Content
+		}
+		for _, src := range sources {
+			for _, kv := range envFlatten(lookup(src, "settings")) {
+				if !slices.ContainsFunc(settings, func(have [2]*yaml.Node) bool { return have[0].Value == kv[0].Value }) {
+					settings = append(settings, kv)
+				}
+			}
+		}
+	}
+	for _, kv := range settings {
 		v := resolve(kv[1])
 		if v == nil || isNull(v) {
 			continue // the runner skips nil settings
