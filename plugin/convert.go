@@ -10,7 +10,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/buildkite/yaml"
 	yamlv3 "gopkg.in/yaml.v3"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
@@ -109,18 +108,6 @@ func NewConverter(cfg config.Config) *Converter {
 	}
 }
 
-// header is what decides whether a document is ours, read with the YAML
-// library Drone itself reads configs with, so we agree with Drone on
-// what each document is.
-type header struct {
-	Kind     string `yaml:"kind"`
-	Type     string `yaml:"type"`
-	Name     string `yaml:"name"`
-	Metadata struct {
-		Annotations map[string]string `yaml:"annotations"`
-	} `yaml:"metadata"`
-}
-
 // Convert converts one config. Documents it does not rewrite come back
 // byte for byte; an error names the document, pipeline and field.
 func (c *Converter) Convert(in Input) (Result, error) {
@@ -146,7 +133,7 @@ func (c *Converter) Convert(in Input) (Result, error) {
 			continue
 		}
 		var h header
-		if err := yaml.Unmarshal(doc.Raw, &h); err != nil {
+		if err := readHeader(doc, &h); err != nil {
 			if isKubernetesPipeline(doc) {
 				return Result{}, fmt.Errorf("document %d: %w", doc.Number, err)
 			}
@@ -198,6 +185,9 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input) (
 	body := doc.Body()
 	if body == nil || body.Kind != yamlv3.MappingNode {
 		return outcome, fmt.Errorf("pipeline %q: expected a mapping at the top of the document", h.Name)
+	}
+	if dup := doc.DuplicateKey(); dup != nil {
+		return outcome, fmt.Errorf("pipeline %q: line %d: key %q is written twice in one mapping; Drone keeps the last one silently, so remove the other before converting", h.Name, doc.FileLine(dup), dup.Value)
 	}
 	disabled, err := c.disabled(h)
 	if err != nil {

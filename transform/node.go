@@ -9,44 +9,12 @@ import (
 	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
 )
 
-// resolve follows an alias to the node it names.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil && n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
-	return n
-}
-
-// lookup returns the value under key in mapping m, the way a YAML 1.1
-// reader sees it: explicit keys first, then keys brought in by merge
-// keys ("<<: *anchor"), which Drone's YAML library honours.
-func lookup(m *yaml.Node, key string) *yaml.Node {
-	m = resolve(m)
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key && !yamldoc.IsMergeKey(m.Content[i]) {
-			return m.Content[i+1]
-		}
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if !yamldoc.IsMergeKey(m.Content[i]) {
-			continue
-		}
-		source := resolve(m.Content[i+1])
-		sources := []*yaml.Node{source}
-		if source != nil && source.Kind == yaml.SequenceNode {
-			sources = source.Content
-		}
-		for _, s := range sources {
-			if v := lookup(s, key); v != nil {
-				return v
-			}
-		}
-	}
-	return nil
-}
+// resolve and lookup are yamldoc's, under the short names the
+// transforms use everywhere.
+var (
+	resolve = yamldoc.Resolve
+	lookup  = yamldoc.Lookup
+)
 
 // lookupString returns the scalar value under key, "" when absent.
 func lookupString(m *yaml.Node, key string) string {

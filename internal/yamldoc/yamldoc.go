@@ -42,6 +42,54 @@ type Document struct {
 	// Edited marks a document whose tree was changed and must be
 	// re-encoded.
 	Edited bool
+	// firstLine is the file line the document's text starts on; node
+	// lines count from it.
+	firstLine int
+}
+
+// FileLine is the line of the whole file that node n (of this document)
+// is on, as the author's editor numbers it.
+func (d *Document) FileLine(n *yaml.Node) int {
+	return n.Line + d.firstLine - 1
+}
+
+// DuplicateKey returns the first key written twice in one mapping of
+// the document, nil when there is none. Drone's YAML library accepts
+// such a document and keeps the last value; editing it would be
+// guesswork.
+func (d *Document) DuplicateKey() *yaml.Node {
+	if d.Root == nil {
+		return nil
+	}
+	return duplicateKey(d.Root, map[*yaml.Node]bool{})
+}
+
+func duplicateKey(n *yaml.Node, seen map[*yaml.Node]bool) *yaml.Node {
+	if seen[n] {
+		return nil
+	}
+	seen[n] = true
+	if n.Kind == yaml.MappingNode {
+		// Pairwise: mappings in pipelines are small, and a map per
+		// mapping would cost more.
+		for i := 2; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || IsMergeKey(k) {
+				continue
+			}
+			for j := 0; j < i; j += 2 {
+				if prev := n.Content[j]; prev.Kind == yaml.ScalarNode && prev.Value == k.Value && !IsMergeKey(prev) {
+					return k
+				}
+			}
+		}
+	}
+	for _, child := range n.Content {
+		if dup := duplicateKey(child, seen); dup != nil {
+			return dup
+		}
+	}
+	return nil
 }
 
 // Body returns the document's top-level node, usually a mapping.
@@ -61,7 +109,7 @@ func Parse(data []byte, limits Limits) ([]*Document, error) {
 	for _, raw := range chunks {
 		first := line
 		line += bytes.Count(raw, []byte("\n"))
-		doc := &Document{Raw: raw}
+		doc := &Document{Raw: raw, firstLine: first}
 		if hasContent(raw) {
 			number++
 			doc.Number = number
@@ -262,4 +310,91 @@ func fileLines(err error, first int) string {
 		}
 		return "line " + strconv.Itoa(n+first-1)
 	})
+}
+
+// Lookup returns the value under key in mapping m the way a YAML 1.1
+// reader sees it: explicit keys first, then keys brought in by merge
+// keys ("<<: *anchor"), which Drone's YAML library honours.
+func Lookup(m *yaml.Node, key string) *yaml.Node {
+	m = Resolve(m)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	// A key written twice is legal to buildkite/yaml, and the last one
+	// wins there, so it wins here.
+	if i := LastKey(m, key); i >= 0 {
+		return m.Content[i+1]
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !IsMergeKey(m.Content[i]) {
+			continue
+		}
+		source := Resolve(m.Content[i+1])
+		sources := []*yaml.Node{source}
+		if source != nil && source.Kind == yaml.SequenceNode {
+			sources = source.Content
+		}
+		for _, s := range sources {
+			if v := Lookup(s, key); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// LastKey returns the index in m.Content of the last explicit (not
+// merged) key named key, -1 when there is none.
+func LastKey(m *yaml.Node, key string) int {
+	for i := len(m.Content) - 2; i >= 0; i -= 2 {
+		if m.Content[i].Value == key && !IsMergeKey(m.Content[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Resolve follows an alias to the node it names.
+func Resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// Subset encodes a document holding only the given top-level keys of the
+// mapping body, aliases expanded (so it stands alone), for reading those
+// keys with another YAML library without re-encoding the whole document.
+// Expansion is bounded by the limits Parse already checked.
+func Subset(body *yaml.Node, keys ...string) ([]byte, error) {
+	sub := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, key := range keys {
+		if v := Lookup(body, key); v != nil {
+			sub.Content = append(sub.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, expand(v))
+		}
+	}
+	prepare(sub, false, map[*yaml.Node]bool{})
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	if err := enc.Encode(sub); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// expand copies n with every alias replaced by a copy of its target.
+func expand(n *yaml.Node) *yaml.Node {
+	n = Resolve(n)
+	c := *n
+	c.Anchor = ""
+	if len(n.Content) > 0 {
+		c.Content = make([]*yaml.Node, len(n.Content))
+		for i, child := range n.Content {
+			c.Content[i] = expand(child)
+		}
+	}
+	return &c
 }

@@ -1,0 +1,50 @@
+package plugin
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/buildkite/yaml"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
+)
+
+// FuzzHeader: reading the header from the subset agrees with decoding
+// the whole document with buildkite/yaml, the way Drone reads it.
+func FuzzHeader(f *testing.F) {
+	for _, pattern := range []string{"../testdata/convert/*.yml", "../../shared/corpus/public/*.y*ml"} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			if data, err := os.ReadFile(file); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	f.Add([]byte("base: &b {kind: pipeline, type: kubernetes}\n<<: *b\nname: on\nmetadata: {annotations: {drone-convert-eci/enabled: yes}}\n"))
+	limits := NewConverter(config.Default()).limits
+	f.Fuzz(func(t *testing.T, data []byte) {
+		docs, err := yamldoc.Parse(data, limits)
+		if err != nil {
+			return
+		}
+		for _, doc := range docs {
+			if doc.Root == nil {
+				continue
+			}
+			var whole header
+			if yaml.Unmarshal(doc.Raw, &whole) != nil {
+				continue // Drone itself cannot read this document
+			}
+			var subset header
+			if err := readHeader(doc, &subset); err != nil {
+				t.Fatalf("document %d: Drone reads it, the subset does not: %v\n%q", doc.Number, err, doc.Raw)
+			}
+			if !reflect.DeepEqual(whole, subset) {
+				t.Fatalf("document %d: header %+v, Drone reads %+v\n%q", doc.Number, subset, whole, doc.Raw)
+			}
+		}
+	})
+}
