@@ -443,7 +443,7 @@ func readStep(item *yaml.Node, field string) (*envStep, error) {
 			}
 		}
 	}
-	settings := envFlatten(explicit(n, "settings"))
+	settings := flatten(explicit(n, "settings"))
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if !yamldoc.IsMergeKey(n.Content[i]) {
 			continue
@@ -454,19 +454,19 @@ func readStep(item *yaml.Node, field string) (*envStep, error) {
 			sources = source.Content
 		}
 		for _, src := range sources {
-			for _, kv := range envFlatten(lookup(src, "settings")) {
-				if !slices.ContainsFunc(settings, func(have [2]*yaml.Node) bool { return have[0].Value == kv[0].Value }) {
+			for _, kv := range flatten(lookup(src, "settings")) {
+				if !slices.ContainsFunc(settings, func(have pair) bool { return have.key.Value == kv.key.Value }) {
 					settings = append(settings, kv)
 				}
 			}
 		}
 	}
 	for _, kv := range settings {
-		v := resolve(kv[1])
+		v := resolve(kv.value)
 		if v == nil || isNull(v) {
 			continue // the runner skips nil settings
 		}
-		name := "PLUGIN_" + strings.ToUpper(kv[0].Value)
+		name := "PLUGIN_" + strings.ToUpper(kv.key.Value)
 		if v.Kind == yaml.MappingNode && lookup(v, "from_secret") != nil {
 			s.settingsSecret = append(s.settingsSecret, name)
 		} else {
@@ -486,9 +486,9 @@ func readEnv(m *yaml.Node, field string) ([]envVar, error) {
 		return nil, fmt.Errorf("%s: expected a mapping, found a %s", field, kindName(m.Kind))
 	}
 	var vars []envVar
-	for _, kv := range envFlatten(m) {
-		v := envVar{name: kv[0].Value, key: kv[0], value: kv[1]}
-		value := resolve(kv[1])
+	for _, kv := range flatten(m) {
+		v := envVar{name: kv.key.Value, key: kv.key, value: kv.value}
+		value := resolve(kv.value)
 		if value.Kind != yaml.ScalarNode {
 			v.secret = true
 		} else if !isNull(value) || value.Tag == "!!str" {
@@ -499,43 +499,6 @@ func readEnv(m *yaml.Node, field string) ([]envVar, error) {
 		vars = append(vars, v)
 	}
 	return vars, nil
-}
-
-// envFlatten lists a mapping's key/value pairs with merge keys applied:
-// explicit keys first, then merged ones not already present.
-func envFlatten(m *yaml.Node) [][2]*yaml.Node {
-	m = resolve(m)
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	var out [][2]*yaml.Node
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if yamldoc.IsMergeKey(m.Content[i]) || seen[m.Content[i].Value] {
-			continue
-		}
-		seen[m.Content[i].Value] = true
-		out = append(out, [2]*yaml.Node{m.Content[i], m.Content[i+1]})
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if !yamldoc.IsMergeKey(m.Content[i]) {
-			continue
-		}
-		source := resolve(m.Content[i+1])
-		sources := []*yaml.Node{source}
-		if source != nil && source.Kind == yaml.SequenceNode {
-			sources = source.Content
-		}
-		for _, src := range sources {
-			for _, kv := range envFlatten(src) {
-				if !seen[kv[0].Value] {
-					seen[kv[0].Value] = true
-					out = append(out, kv)
-				}
-			}
-		}
-	}
-	return out
 }
 
 // envLiteral is what the step sees for a value written v: the runner runs
@@ -688,9 +651,9 @@ func removeEnv(m *yaml.Node, key, field string, drop []envVar) error {
 		gone[v.name] = true
 	}
 	var content []*yaml.Node
-	for _, kv := range envFlatten(env) {
-		if !gone[kv[0].Value] {
-			content = append(content, kv[0], kv[1])
+	for _, kv := range flatten(env) {
+		if !gone[kv.key.Value] {
+			content = append(content, kv.key, kv.value)
 		}
 	}
 	env.Content = content

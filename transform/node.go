@@ -114,3 +114,47 @@ func setString(m *yaml.Node, key, s string) {
 	}
 	m.Content = append(m.Content, scalar(key), scalar(s))
 }
+
+// pair is one key and value of a mapping.
+type pair struct {
+	key   *yaml.Node
+	value *yaml.Node
+}
+
+// flatten returns the mapping's effective entries the way a YAML 1.1
+// reader sees them: explicit keys in order, then keys brought in by
+// merge keys that no explicit key overrides (earlier sources win).
+func flatten(m *yaml.Node) []pair {
+	m = resolve(m)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	var out []pair
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if yamldoc.IsMergeKey(m.Content[i]) || seen[m.Content[i].Value] {
+			continue
+		}
+		seen[m.Content[i].Value] = true
+		out = append(out, pair{m.Content[i], m.Content[i+1]})
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !yamldoc.IsMergeKey(m.Content[i]) {
+			continue
+		}
+		source := resolve(m.Content[i+1])
+		sources := []*yaml.Node{source}
+		if source != nil && source.Kind == yaml.SequenceNode {
+			sources = source.Content
+		}
+		for _, s := range sources {
+			for _, p := range flatten(s) {
+				if !seen[p.key.Value] {
+					seen[p.key.Value] = true
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
