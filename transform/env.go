@@ -422,42 +422,22 @@ func readStep(item *yaml.Node, field string) (*envStep, error) {
 		plainNode(explicit(n, "environment")) && plainNode(explicit(n, "commands")) && plainNode(explicit(n, "volumes"))
 	// Drone's YAML library decodes a merged mapping first and the
 	// explicit keys into the same Go map: map fields merge key by key.
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if !yamldoc.IsMergeKey(n.Content[i]) {
-			continue
+	for _, src := range yamldoc.MergeSources(n) {
+		merged, err := readEnv(resolve(lookup(src, "environment")), field+".environment")
+		if err != nil {
+			return nil, err
 		}
-		source := resolve(n.Content[i+1])
-		sources := []*yaml.Node{source}
-		if source != nil && source.Kind == yaml.SequenceNode {
-			sources = source.Content
-		}
-		for _, src := range sources {
-			merged, err := readEnv(resolve(lookup(src, "environment")), field+".environment")
-			if err != nil {
-				return nil, err
-			}
-			for _, v := range merged {
-				if !slices.ContainsFunc(s.env, func(have envVar) bool { return have.name == v.name }) {
-					s.env = append(s.env, v)
-				}
+		for _, v := range merged {
+			if !slices.ContainsFunc(s.env, func(have envVar) bool { return have.name == v.name }) {
+				s.env = append(s.env, v)
 			}
 		}
 	}
 	settings := flatten(explicit(n, "settings"))
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if !yamldoc.IsMergeKey(n.Content[i]) {
-			continue
-		}
-		source := resolve(n.Content[i+1])
-		sources := []*yaml.Node{source}
-		if source != nil && source.Kind == yaml.SequenceNode {
-			sources = source.Content
-		}
-		for _, src := range sources {
-			for _, kv := range flatten(lookup(src, "settings")) {
-				if !slices.ContainsFunc(settings, func(have pair) bool { return have.key.Value == kv.key.Value }) {
-					settings = append(settings, kv)
-				}
+	for _, src := range yamldoc.MergeSources(n) {
+		for _, kv := range flatten(lookup(src, "settings")) {
+			if !slices.ContainsFunc(settings, func(have pair) bool { return have.key.Value == kv.key.Value }) {
+				settings = append(settings, kv)
 			}
 		}
 	}

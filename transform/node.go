@@ -138,21 +138,11 @@ func flatten(m *yaml.Node) []pair {
 		seen[m.Content[i].Value] = true
 		out = append(out, pair{m.Content[i], m.Content[i+1]})
 	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if !yamldoc.IsMergeKey(m.Content[i]) {
-			continue
-		}
-		source := resolve(m.Content[i+1])
-		sources := []*yaml.Node{source}
-		if source != nil && source.Kind == yaml.SequenceNode {
-			sources = source.Content
-		}
-		for _, s := range sources {
-			for _, p := range flatten(s) {
-				if !seen[p.key.Value] {
-					seen[p.key.Value] = true
-					out = append(out, p)
-				}
+	for _, s := range yamldoc.MergeSources(m) {
+		for _, p := range flatten(s) {
+			if !seen[p.key.Value] {
+				seen[p.key.Value] = true
+				out = append(out, p)
 			}
 		}
 	}

@@ -325,19 +325,9 @@ func Lookup(m *yaml.Node, key string) *yaml.Node {
 	if i := LastKey(m, key); i >= 0 {
 		return m.Content[i+1]
 	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if !IsMergeKey(m.Content[i]) {
-			continue
-		}
-		source := Resolve(m.Content[i+1])
-		sources := []*yaml.Node{source}
-		if source != nil && source.Kind == yaml.SequenceNode {
-			sources = source.Content
-		}
-		for _, s := range sources {
-			if v := Lookup(s, key); v != nil {
-				return v
-			}
+	for _, s := range MergeSources(m) {
+		if v := Lookup(s, key); v != nil {
+			return v
 		}
 	}
 	return nil
@@ -352,6 +342,24 @@ func LastKey(m *yaml.Node, key string) int {
 		}
 	}
 	return -1
+}
+
+// MergeSources lists, in precedence order, the mappings that m's merge
+// keys bring in ("<<: *a" or "<<: [*a, *b]", earlier sources winning).
+func MergeSources(m *yaml.Node) []*yaml.Node {
+	var sources []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !IsMergeKey(m.Content[i]) {
+			continue
+		}
+		source := Resolve(m.Content[i+1])
+		if source != nil && source.Kind == yaml.SequenceNode {
+			sources = append(sources, source.Content...)
+		} else {
+			sources = append(sources, source)
+		}
+	}
+	return sources
 }
 
 // Resolve follows an alias to the node it names.
