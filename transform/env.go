@@ -4,13 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/drone/envsubst"
 	"gopkg.in/yaml.v3"
 
+	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
 )
 
@@ -43,7 +43,7 @@ const (
 	// whole file when any key holds "/" or "-", so these keys use only
 	// letters, digits, "_" and ".", and no runner key (io.drone.*,
 	// DRONE_*) starts this way.
-	EnvAnnotationPrefix = "drone_convert_eci.env."
+	EnvAnnotationPrefix = envfile.AnnotationPrefix
 	// EnvSecretPrefix starts the names of the Secrets carrying env files.
 	EnvSecretPrefix = "drone-convert-eci-env-"
 	// EnvSecretKey is the key (file name) of the env file in its Secret.
@@ -54,10 +54,10 @@ const (
 	// envVolumePrefix names the pipeline volumes of secret env files.
 	envVolumePrefix = "drone-convert-eci-env-"
 	// envDownwardFile is the runner's downward-API file of annotations.
-	envDownwardFile = "/run/drone/env"
+	envDownwardFile = envfile.DownwardFile
 	// envLoaderMark starts every loader command, so a converted step is
 	// recognised (converting twice changes nothing).
-	envLoaderMark = "__dce="
+	envLoaderMark = envfile.LoaderMark
 	// envMaxAnnotationBytes bounds what the annotations carrier adds to
 	// a pod: Kubernetes refuses pods whose annotations exceed 256 KiB.
 	envMaxAnnotationBytes = 128 << 10
@@ -500,29 +500,15 @@ func envLiteral(v string) (string, bool) {
 	return out, true
 }
 
-var shellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// keepNames must stay in the container env: the runner sets them after
-// the step's own values (DRONE_STEP_NAME, DRONE_SCRIPT), the runner's
-// script reads them before any command runs, or the shell treats them
-// specially at start-up.
-var keepNames = map[string]bool{
-	"DRONE_STEP_NAME": true, "DRONE_SCRIPT": true, "KUBERNETES_NODE": true,
-	"DRONE_NETRC_MACHINE": true, "DRONE_NETRC_USERNAME": true, "DRONE_NETRC_PASSWORD": true, "DRONE_NETRC_FILE": true,
-	"DRONE_TMATE_HOST": true, "DRONE_TMATE_PORT": true, "DRONE_TMATE_FINGERPRINT_RSA": true, "DRONE_TMATE_FINGERPRINT_ED25519": true,
-	"DRONE_BUILD_DEBUG": true, "HOME": true, "SHELL": true, "IFS": true, "PWD": true, "OLDPWD": true,
-	"PPID": true, "SHLVL": true, "ENV": true, "BASH_ENV": true, "SHELLOPTS": true, "BASHOPTS": true,
-	"POSIXLY_CORRECT": true, "PS1": true, "PS2": true, "PS4": true, "OPTIND": true, "OPTARG": true,
-	"LINENO": true, "LANG": true, "LANGUAGE": true, "TMPDIR": true, "CDPATH": true, "HOSTNAME": true,
-}
-
 // movable says whether v may leave the container env. Step values
 // override the runner's own variables, so only the names the runner
 // sets after them or the shell needs stay; pipeline values lose to the
 // runner's, so any name the runner may set stays with them.
 func movable(v envVar, own bool, s *envStep) bool {
-	if v.secret || !v.ok || !shellName.MatchString(v.name) || keepNames[v.name] ||
-		strings.HasPrefix(v.name, "LD_") || strings.HasPrefix(v.name, "LC_") || strings.HasPrefix(v.name, "__dce") {
+	// envfile.Keep: names the runner sets after the step's values, the
+	// runner's script reads before any command, or the shell treats
+	// specially at start-up.
+	if v.secret || !v.ok || envfile.Keep(v.name) {
 		return false
 	}
 	if own {
