@@ -1,0 +1,416 @@
+// Package admission keeps every container of the Drone runner's ECI
+// pods within the env budget at pod admission (README "Admission
+// webhook"). Mutate is a pure function from the Pod the runner creates
+// to the mutated Pod and a report; Review wraps it in the
+// AdmissionReview protocol with a JSON patch; Server serves it over
+// HTTPS.
+package admission
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
+)
+
+const (
+	// EntrypointsAnnotation is the pipeline annotation where the
+	// converter records, per step name, the step's image and its
+	// entrypoint (JSON, a map of step name to Entrypoint). At admission
+	// every step container runs the placeholder image: this is the only
+	// way the webhook knows what the step's image would run.
+	EntrypointsAnnotation = "drone_convert_eci.entrypoints"
+	// ReportAnnotation is where the webhook says what it did to the pod
+	// (and marks it done: a pod that has it is left alone).
+	ReportAnnotation = "drone_convert_eci.admission"
+	// LoaderVolume is the emptyDir the init container copies the static
+	// loader into; LoaderDir is where every container using it mounts it.
+	LoaderVolume = "drone-convert-eci-loader"
+	LoaderDir    = "/drone-convert-eci"
+	// LoaderPath is the loader inside LoaderDir.
+	LoaderPath = LoaderDir + "/eci-env-loader"
+	// LoaderInImage is the loader inside the service's own image.
+	LoaderInImage = "/eci-env-loader"
+	// LoaderInit names the init container that installs the loader.
+	LoaderInit = "drone-convert-eci-loader"
+	// CloneStep is the name the runner gives the clone step; its
+	// container is the only one without DRONE_STEP_NAME.
+	CloneStep = "clone"
+
+	// runnerScript is how the runner starts a command step
+	// (engine/compiler: /bin/sh -c 'echo "$DRONE_SCRIPT" | /bin/sh').
+	runnerShell  = "/bin/sh"
+	runnerScript = `echo "$DRONE_SCRIPT" | /bin/sh`
+)
+
+// Entrypoint is what the converter records for a step: its image and
+// what the image runs when the container has no command (the image's
+// ENTRYPOINT and CMD).
+type Entrypoint struct {
+	Image      string   `json:"image"`
+	Entrypoint []string `json:"entrypoint"`
+	Cmd        []string `json:"cmd,omitempty"`
+}
+
+// Options are the webhook's settings.
+type Options struct {
+	// Budget is the most env vars a container may carry (ECI: 92).
+	Budget int
+	// NodeSelector is the converter's virtual node selector: only pods
+	// selecting it are mutated.
+	NodeSelector map[string]string
+	// LoaderImage is the image holding LoaderInImage (the service's own
+	// image); empty leaves containers without a shell as they are.
+	LoaderImage string
+	// MaxContainers and MaxVolumes are ECI's per-pod limits (20, 20):
+	// the loader's init container and volume are added only within them.
+	MaxContainers int
+	MaxVolumes    int
+	// MaxAnnotationBytes bounds the pod's annotations after mutation
+	// (Kubernetes refuses more than 256 KiB in all).
+	MaxAnnotationBytes int
+}
+
+// DefaultOptions are ECI's limits and the converter's default selector.
+func DefaultOptions() Options {
+	return Options{
+		Budget:             92,
+		NodeSelector:       map[string]string{"type": "virtual-kubelet"},
+		MaxContainers:      20,
+		MaxVolumes:         20,
+		MaxAnnotationBytes: 256<<10 - 16<<10, // room for the runner's status annotations
+	}
+}
+
+// ContainerReport is what happened to one container over the budget.
+type ContainerReport struct {
+	Container string   `json:"container"`
+	Step      string   `json:"step,omitempty"`
+	Before    int      `json:"before"`
+	After     int      `json:"after"`
+	Loader    string   `json:"loader,omitempty"` // shell or static
+	Key       string   `json:"key,omitempty"`
+	Moved     []string `json:"moved,omitempty"`
+	// Problem says why a container over the budget was left as it is.
+	Problem string `json:"problem,omitempty"`
+}
+
+// Report is what Mutate did.
+type Report struct {
+	// Skipped says why the pod is not the webhook's; empty when it is.
+	Skipped    string            `json:"skipped,omitempty"`
+	Containers []ContainerReport `json:"containers,omitempty"`
+}
+
+// Changed says whether the pod was mutated.
+func (r Report) Changed() bool {
+	for _, c := range r.Containers {
+		if c.Problem == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Problems lists the containers left over the budget.
+func (r Report) Problems() []ContainerReport {
+	var out []ContainerReport
+	for _, c := range r.Containers {
+		if c.Problem != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// String is the report as one line per container.
+func (r Report) String() string {
+	if r.Skipped != "" {
+		return "skipped: " + r.Skipped
+	}
+	var lines []string
+	for _, c := range r.Containers {
+		who := c.Container
+		if c.Step != "" {
+			who = fmt.Sprintf("%s (step %q)", c.Container, c.Step)
+		}
+		if c.Problem != "" {
+			lines = append(lines, fmt.Sprintf("kept: %s: %d env vars over the budget: %s", who, c.Before, c.Problem))
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("moved: %s: %d → %d env vars, %d to %s (%s loader): %s", who, c.Before, c.After, len(c.Moved), c.Key, c.Loader, strings.Join(c.Moved, " ")))
+	}
+	if len(lines) == 0 {
+		return "every container within the budget"
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Ours says whether pod is one the webhook acts on: created by the
+// Drone Kubernetes runner (label io.drone=true) for the ECI virtual
+// node (the converter's node selector), and not already mutated.
+func Ours(pod *corev1.Pod, o Options) string {
+	if pod.Labels["io.drone"] != "true" {
+		return "not a Drone runner pod (no label io.drone=true)"
+	}
+	for k, v := range o.NodeSelector {
+		if pod.Spec.NodeSelector[k] != v {
+			return fmt.Sprintf("not for the virtual node (node selector %s=%s missing)", k, v)
+		}
+	}
+	if _, done := pod.Annotations[ReportAnnotation]; done {
+		return "already mutated (annotation " + ReportAnnotation + ")"
+	}
+	return ""
+}
+
+// plan is one container's mutation, before it is applied.
+type plan struct {
+	index   int
+	report  ContainerReport
+	static  *Entrypoint
+	moved   map[string]bool
+	content string
+}
+
+// Mutate returns a mutated copy of pod in which every container fits
+// the budget where it can, and the report. The input is not modified.
+//
+// For each container over the budget, plain-valued env vars move into
+// an env file (envfile's annotation format) carried in a pod
+// annotation, which the runner's downward-API volume projects into
+// /run/drone/env in every container; the container loads it before its
+// command, so its process sees exactly the variables it saw before.
+// Command steps get the shell loader in front of the runner's script;
+// containers with no command whose step's entrypoint the converter
+// recorded get the static loader. Move order: see movable.
+func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
+	out := pod.DeepCopy()
+	var r Report
+	if why := Ours(pod, o); why != "" {
+		r.Skipped = why
+		return out, r
+	}
+	entrypoints := map[string]Entrypoint{}
+	entrypointsErr := ""
+	if raw, ok := pod.Annotations[EntrypointsAnnotation]; ok {
+		if err := json.Unmarshal([]byte(raw), &entrypoints); err != nil {
+			entrypointsErr = fmt.Sprintf("annotation %s unreadable: %v", EntrypointsAnnotation, err)
+		}
+	}
+
+	var plans []*plan
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		if len(c.Env) <= o.Budget {
+			continue
+		}
+		p := &plan{index: i, report: ContainerReport{Container: c.Name, Step: stepName(pod, i), Before: len(c.Env), After: len(c.Env)}}
+		plans = append(plans, p)
+		shell := slices.Equal(c.Command, []string{runnerShell, "-c"}) && slices.Equal(c.Args, []string{runnerScript})
+		switch {
+		case shell:
+			p.report.Loader = "shell"
+		case len(c.Command) == 0:
+			e, ok := entrypoints[p.report.Step]
+			switch {
+			case entrypointsErr != "":
+				p.report.Problem = entrypointsErr
+			case !ok || len(e.Entrypoint) == 0:
+				p.report.Problem = "no shell command, and the converter recorded no entrypoint for this step's image"
+			case o.LoaderImage == "":
+				p.report.Problem = "no shell command, and no loader image is configured (DRONE_ECI_WEBHOOK_LOADER_IMAGE)"
+			default:
+				p.report.Loader = "static"
+				p.static = &e
+			}
+		default:
+			p.report.Problem = fmt.Sprintf("a command the webhook does not know (%q): only the runner's own shell script is wrapped", append(slices.Clone(c.Command), c.Args...))
+		}
+		if p.report.Problem != "" {
+			continue
+		}
+		vars, why := movable(c, len(c.Env)-o.Budget)
+		if why != "" {
+			p.report.Problem = why
+			continue
+		}
+		p.moved = map[string]bool{}
+		for _, v := range vars {
+			p.moved[v.Name] = true
+			p.report.Moved = append(p.report.Moved, v.Name)
+		}
+		sort.Slice(vars, func(a, b int) bool { return vars[a].Name < vars[b].Name })
+		p.content = envfile.AnnotationScript(vars)
+		p.report.Key = envfile.Key(p.content)
+		p.report.After = len(c.Env) - len(vars)
+	}
+
+	// ECI's per-pod limits, with the loader's init container and volume.
+	static := slices.ContainsFunc(plans, func(p *plan) bool { return p.static != nil && p.report.Problem == "" })
+	if static {
+		containers := len(pod.Spec.Containers) + len(pod.Spec.InitContainers) + 1
+		volumes := len(pod.Spec.Volumes) + 1
+		problem := ""
+		switch {
+		case containers > o.MaxContainers:
+			problem = fmt.Sprintf("the static loader's init container would make %d containers (ECI allows %d)", containers, o.MaxContainers)
+		case volumes > o.MaxVolumes:
+			problem = fmt.Sprintf("the static loader's volume would make %d volumes (ECI allows %d)", volumes, o.MaxVolumes)
+		}
+		if problem != "" {
+			for _, p := range plans {
+				if p.static != nil && p.report.Problem == "" {
+					p.report.Problem, p.report.After = problem, p.report.Before
+				}
+			}
+			static = false
+		}
+	}
+
+	// The annotations, shared by content, within the pod's limit.
+	files := map[string]string{}
+	for _, p := range plans {
+		if p.report.Problem == "" {
+			files[p.report.Key] = p.content
+		}
+	}
+	size := 0
+	for k, v := range pod.Annotations {
+		size += len(k) + len(v)
+	}
+	for k, v := range files {
+		size += len(k) + len(v)
+	}
+	if size > o.MaxAnnotationBytes && len(files) > 0 {
+		for _, p := range plans {
+			if p.report.Problem == "" {
+				p.report.Problem = fmt.Sprintf("the env files would bring the pod's annotations to %d bytes (limit %d)", size, o.MaxAnnotationBytes)
+				p.report.After = p.report.Before
+			}
+		}
+		files, static = nil, false
+	}
+
+	// Apply.
+	for _, p := range plans {
+		r.Containers = append(r.Containers, p.report)
+		if p.report.Problem != "" {
+			continue
+		}
+		c := &out.Spec.Containers[p.index]
+		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return p.moved[e.Name] })
+		if p.static == nil {
+			c.Args = []string{escape(envfile.AnnotationLoader(p.report.Key)) + "\n" + runnerScript}
+			continue
+		}
+		c.Command = append([]string{LoaderPath, "run", "--key", p.report.Key, "--"}, escapeAll(p.static.Entrypoint)...)
+		if len(c.Args) == 0 {
+			c.Args = escapeAll(p.static.Cmd)
+		}
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: LoaderVolume, MountPath: LoaderDir, ReadOnly: true})
+	}
+	if static {
+		out.Spec.Volumes = append(out.Spec.Volumes, corev1.Volume{Name: LoaderVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		out.Spec.InitContainers = append(out.Spec.InitContainers, corev1.Container{
+			Name:            LoaderInit,
+			Image:           o.LoaderImage,
+			Command:         []string{LoaderInImage, "install", LoaderDir},
+			ImagePullPolicy: corev1.PullIfNotPresent,
+			VolumeMounts:    []corev1.VolumeMount{{Name: LoaderVolume, MountPath: LoaderDir}},
+		})
+	}
+	if len(r.Containers) > 0 {
+		if out.Annotations == nil {
+			out.Annotations = map[string]string{}
+		}
+		for k, v := range files {
+			out.Annotations[k] = v
+		}
+		out.Annotations[ReportAnnotation] = r.String()
+	}
+	return out, r
+}
+
+// stepName is the step a container runs: its DRONE_STEP_NAME, or
+// "clone" for the runner's clone container (the first, without one).
+func stepName(pod *corev1.Pod, i int) string {
+	c := &pod.Spec.Containers[i]
+	for _, e := range c.Env {
+		if e.Name == "DRONE_STEP_NAME" && e.ValueFrom == nil {
+			return e.Value
+		}
+	}
+	if i == 0 && len(c.Command) == 0 {
+		return CloneStep
+	}
+	return ""
+}
+
+// movable picks need variables of c to move, in the documented order:
+//
+//  1. the legacy CI_* aliases, which duplicate DRONE_* values;
+//  2. the runner's DRONE_* build variables;
+//  3. everything else (the YAML's environment, PLUGIN_* settings);
+//
+// by name within each group. Only plain values (no valueFrom) whose
+// name occurs once and that sh can assign move; never the names
+// envfile.Keep lists or PATH (the loaders read them before they load);
+// never a value holding "$(" or a name some value or the command
+// refers to as "$(NAME)" (Kubernetes expands those in the container
+// env, not in the file). It says why when fewer than need qualify.
+func movable(c *corev1.Container, need int) ([]envfile.Var, string) {
+	count := map[string]int{}
+	for _, e := range c.Env {
+		count[e.Name]++
+	}
+	refs := strings.Join(append(slices.Clone(c.Command), c.Args...), "\x00")
+	for _, e := range c.Env {
+		refs += "\x00" + e.Value
+	}
+	var candidates []envfile.Var
+	for _, e := range c.Env {
+		if e.ValueFrom != nil || count[e.Name] > 1 || envfile.Keep(e.Name) || e.Name == "PATH" ||
+			strings.Contains(e.Value, "$(") || strings.Contains(refs, "$("+e.Name+")") {
+			continue
+		}
+		candidates = append(candidates, envfile.Var{Name: e.Name, Value: e.Value})
+	}
+	group := func(name string) int {
+		switch {
+		case strings.HasPrefix(name, "CI_"):
+			return 0
+		case strings.HasPrefix(name, "DRONE_"):
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(candidates, func(a, b int) bool {
+		ga, gb := group(candidates[a].Name), group(candidates[b].Name)
+		if ga != gb {
+			return ga < gb
+		}
+		return candidates[a].Name < candidates[b].Name
+	})
+	if len(candidates) < need {
+		return nil, fmt.Sprintf("only %d of its env vars can move (secret and field refs, repeated names, names the shell or loader reads first, $(VAR) references stay), %d must", len(candidates), need)
+	}
+	return candidates[:need], ""
+}
+
+// escape writes s so that Kubernetes' $(VAR) expansion of command and
+// args gives s back: "$$" is a literal "$".
+func escape(s string) string { return strings.ReplaceAll(s, "$", "$$") }
+
+func escapeAll(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = escape(s)
+	}
+	return out
+}
