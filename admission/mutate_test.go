@@ -89,7 +89,11 @@ func TestMutate(t *testing.T) {
 	}{
 		{name: "not drone", pod: func() *corev1.Pod { p := runnerPod(commandStep("a", 99)); delete(p.Labels, "io.drone"); return p }(), skipped: "io.drone=true"},
 		{name: "not the virtual node", pod: func() *corev1.Pod { p := runnerPod(commandStep("a", 99)); p.Spec.NodeSelector = nil; return p }(), skipped: "virtual node"},
-		{name: "already mutated", pod: func() *corev1.Pod { p := runnerPod(commandStep("a", 99)); p.Annotations[ReportAnnotation] = "x"; return p }(), skipped: "already"},
+		{name: "already mutated", pod: func() *corev1.Pod {
+			p := runnerPod(commandStep("a", 99))
+			p.Annotations[ReportAnnotation] = "x"
+			return p
+		}(), skipped: "already"},
 		{name: "within budget", pod: runnerPod(commandStep("a", 92), pluginStep("b", 92)), moved: map[string]int{}},
 		{name: "command step", pod: runnerPod(commandStep("a", 99), commandStep("b", 93)), moved: map[string]int{"c-a": 7, "c-b": 1}},
 		{name: "plugin step with entrypoint", pod: withEntrypoints(runnerPod(commandStep("a", 90), pluginStep("publish", 111)), kaniko), moved: map[string]int{"c-publish": 19}, init: true},
