@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
+	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
 
 const (
@@ -24,7 +25,7 @@ const (
 	// entrypoint (JSON, a map of step name to Entrypoint). At admission
 	// every step container runs the placeholder image: this is the only
 	// way the webhook knows what the step's image would run.
-	EntrypointsAnnotation = "drone_convert_eci.entrypoints"
+	EntrypointsAnnotation = transform.EntrypointsAnnotation
 	// ReportAnnotation is where the webhook says what it did to the pod
 	// (and marks it done: a pod that has it is left alone).
 	ReportAnnotation = "drone_convert_eci.admission"
@@ -49,13 +50,9 @@ const (
 )
 
 // Entrypoint is what the converter records for a step: its image and
-// what the image runs when the container has no command (the image's
-// ENTRYPOINT and CMD).
-type Entrypoint struct {
-	Image      string   `json:"image"`
-	Entrypoint []string `json:"entrypoint"`
-	Cmd        []string `json:"cmd,omitempty"`
-}
+// what the image runs when the container has no command (ENTRYPOINT and
+// CMD).
+type Entrypoint = transform.Entrypoint
 
 // Options are the webhook's settings.
 type Options struct {

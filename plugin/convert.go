@@ -101,6 +101,7 @@ func NewConverter(cfg config.Config) *Converter {
 		transforms: []transform.Transform{
 			kanikoTransform(cfg),
 			imagesTransform(cfg),
+			entrypointsTransform(cfg),
 			envTransform(cfg, false),
 			sizingTransform(cfg),
 			transform.Scheduling{NodeSelector: cfg.NodeSelector, Tolerations: tolerations},

@@ -86,6 +86,7 @@ type Config struct {
 
 	Sizing
 	Images
+	Webhook
 }
 
 // Default is the configuration with every default applied and nothing
@@ -122,6 +123,7 @@ func Default() Config {
 		ShutdownGrace:        30 * time.Second,
 		Sizing:               defaultSizing(),
 		Images:               defaultImages(),
+		Webhook:              defaultWebhook(),
 	}
 }
 
@@ -212,6 +214,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Sizing.validate(); err != nil {
+		return err
+	}
+	if err := c.Webhook.validate(); err != nil {
 		return err
 	}
 	return c.Images.validate()

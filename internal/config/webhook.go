@@ -1,0 +1,57 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/drone-convert-eci/drone-convert-eci/transform"
+)
+
+// Webhook is the admission webhook's settings (README "Admission
+// webhook"), and the converter's side of it: recording each step's
+// entrypoint. Its budget is DRONE_ECI_ENV_BUDGET and its node selector
+// DRONE_ECI_NODE_SELECTOR, shared with the converter.
+type Webhook struct {
+	// Bind is the webhook's HTTPS listen address.
+	Bind string `envconfig:"DRONE_ECI_WEBHOOK_BIND"`
+	// TLSCert and TLSKey are PEM files, re-read when they change.
+	TLSCert string `envconfig:"DRONE_ECI_WEBHOOK_TLS_CERT"`
+	TLSKey  string `envconfig:"DRONE_ECI_WEBHOOK_TLS_KEY"`
+	// LoaderImage is the image holding /eci-env-loader (this service's
+	// own image); empty leaves containers without a shell as they are.
+	LoaderImage string `envconfig:"DRONE_ECI_WEBHOOK_LOADER_IMAGE"`
+	// RecordEntrypoints makes the converter record each plugin step's
+	// image entrypoint in the pipeline annotation the webhook reads.
+	RecordEntrypoints bool `envconfig:"DRONE_ECI_RECORD_ENTRYPOINTS"`
+	// Entrypoints adds or overrides entries of the entrypoint table, as
+	// JSON: {"repo/name": {"entrypoint": ["/bin/x"], "cmd": []}}.
+	Entrypoints string `envconfig:"DRONE_ECI_ENTRYPOINTS"`
+	// CloneImage is the runner's clone image (its DRONE_IMAGE_CLONE).
+	CloneImage string `envconfig:"DRONE_ECI_CLONE_IMAGE"`
+}
+
+func defaultWebhook() Webhook {
+	return Webhook{
+		Bind:       ":8443",
+		TLSCert:    "/etc/drone-convert-eci/webhook-tls/tls.crt",
+		TLSKey:     "/etc/drone-convert-eci/webhook-tls/tls.key",
+		CloneImage: "drone/git:latest",
+	}
+}
+
+// EntrypointTable is the default table with DRONE_ECI_ENTRYPOINTS over it.
+func (w Webhook) EntrypointTable() (map[string]transform.Entrypoint, error) {
+	extra, err := transform.ParseEntrypoints(w.Entrypoints)
+	if err != nil {
+		return nil, fmt.Errorf("DRONE_ECI_ENTRYPOINTS: %w", err)
+	}
+	table := transform.DefaultEntrypoints()
+	for k, v := range extra {
+		table[k] = v
+	}
+	return table, nil
+}
+
+func (w Webhook) validate() error {
+	_, err := w.EntrypointTable()
+	return err
+}
