@@ -94,7 +94,6 @@ func (k Kaniko) Apply(p *Pipeline) error {
 	if err := r.run(); err != nil {
 		return fmt.Errorf("pipeline %q: %w", p.Name, err)
 	}
-	repairAliases(p.Body)
 	return nil
 }
 

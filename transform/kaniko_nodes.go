@@ -81,33 +81,3 @@ func truth(n *yaml.Node) (value, known bool) {
 	}
 	return b, true
 }
-
-// repairAliases keeps every alias in the document pointing at an anchor
-// that is still written out. Copy-on-write replaces edited nodes by
-// fresh ones; when the replaced node (or one inside it) carried an
-// anchor that others still use, the first remaining alias, in document
-// order, takes the original node's place so later aliases still resolve.
-func repairAliases(root *yaml.Node) {
-	present := map[*yaml.Node]bool{}
-	var walk func(parent *yaml.Node)
-	walk = func(parent *yaml.Node) {
-		for i, n := range parent.Content {
-			if n.Kind == yaml.AliasNode {
-				if n.Alias != nil && !present[n.Alias] {
-					parent.Content[i] = n.Alias
-					present[n.Alias] = true
-					walk(n.Alias)
-				}
-				continue
-			}
-			if n.Anchor != "" {
-				present[n] = true
-			}
-			walk(n)
-		}
-	}
-	if root.Anchor != "" {
-		present[root] = true
-	}
-	walk(root)
-}

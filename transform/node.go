@@ -48,13 +48,22 @@ func editable(m *yaml.Node, key string, kind yaml.Kind, field string) (*yaml.Nod
 	if current != nil && current.Kind != kind {
 		return nil, fmt.Errorf("%s: expected a %s, found a %s", field, kindName(kind), kindName(current.Kind))
 	}
-	if slot != nil && slot == current {
+	// An anchored value is copied too: editing it in place would change
+	// every alias of it; the encoder puts the original back where the
+	// first alias stands (yamldoc's repairAliases).
+	if slot != nil && slot == current && slot.Anchor == "" {
 		return slot, nil
 	}
 	fresh := &yaml.Node{Kind: kind, Tag: kindTag(kind)}
 	if current != nil {
 		fresh.Style = current.Style
 		fresh.Content = append([]*yaml.Node(nil), current.Content...)
+		if slot == current {
+			// The anchor is defined here: the edited copy keeps its name,
+			// and the original, put back at the first alias, redefines it
+			// for the aliases after that, so they keep their value.
+			fresh.Anchor = current.Anchor
+		}
 	}
 	if slot != nil {
 		for i := 0; i+1 < len(m.Content); i += 2 {

@@ -142,6 +142,7 @@ func Encode(docs []*Document) ([]byte, error) {
 			continue
 		}
 		out.Write(separatorPrefix(doc.Raw))
+		repairAliases(doc.Root)
 		prepare(doc.Root, false, map[*yaml.Node]bool{})
 		enc := yaml.NewEncoder(&out)
 		enc.SetIndent(2)
@@ -261,6 +262,36 @@ func separatorPrefix(raw []byte) []byte {
 // buildkite/yaml honours like any YAML 1.1 reader.
 func IsMergeKey(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Value == "<<" && n.Style == 0 && (n.Tag == "!!merge" || n.Tag == "")
+}
+
+// repairAliases keeps every alias in the document pointing at an anchor
+// that is still written out. Copy-on-write replaces edited nodes by
+// fresh ones; when the replaced node (or one inside it) carried an
+// anchor that others still use, the first remaining alias, in document
+// order, takes the original node's place so later aliases still resolve.
+func repairAliases(root *yaml.Node) {
+	present := map[*yaml.Node]bool{}
+	var walk func(parent *yaml.Node)
+	walk = func(parent *yaml.Node) {
+		for i, n := range parent.Content {
+			if n.Kind == yaml.AliasNode {
+				if n.Alias != nil && !present[n.Alias] {
+					parent.Content[i] = n.Alias
+					present[n.Alias] = true
+					walk(n.Alias)
+				}
+				continue
+			}
+			if n.Anchor != "" {
+				present[n] = true
+			}
+			walk(n)
+		}
+	}
+	if root.Anchor != "" {
+		present[root] = true
+	}
+	walk(root)
 }
 
 // prepare fixes what yaml.v3's encoder would otherwise get wrong:
