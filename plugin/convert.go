@@ -37,6 +37,10 @@ type Input struct {
 	// OptInAll treats every kubernetes pipeline as listed (CLI --opt-in);
 	// an explicit opt-out annotation still wins.
 	OptInAll bool
+	// MigrateDocker treats the repo as listed in
+	// DRONE_ECI_MIGRATE_DOCKER_REPOS (CLI --migrate-docker): its
+	// Docker-runner pipelines are migrated and converted.
+	MigrateDocker bool
 	// Event is the build event, empty when unknown (the CLI).
 	Event string
 	// Context bounds the Kubernetes API calls of the secret env carrier;
@@ -76,6 +80,7 @@ type Converter struct {
 	cfg        config.Config
 	limits     yamldoc.Limits
 	transforms []transform.Transform
+	migrate    transform.MigrateDocker
 	secrets    SecretStore
 }
 
@@ -98,6 +103,7 @@ func NewConverter(cfg config.Config) *Converter {
 			MaxExpandedNodes: cfg.MaxExpandedNodes,
 			AliasRatio:       cfg.AliasRatio,
 		},
+		migrate: transform.MigrateDocker{RunnerLabels: cfg.MigrateRunnerLabels},
 		transforms: []transform.Transform{
 			kanikoTransform(cfg),
 			imagesTransform(cfg),
@@ -125,10 +131,12 @@ func (c *Converter) Convert(in Input) (Result, error) {
 		return Result{Skipped: fmt.Sprintf("repo %s is on the deny list (DRONE_ECI_DENY_REPOS)", in.Repo)}, nil
 	}
 	listed := in.OptInAll || matchAny(c.cfg.Repos, in.Repo)
+	migrating := in.MigrateDocker || matchAny(c.cfg.MigrateDockerRepos, in.Repo)
 
 	var result Result
 	var chosen []*yamldoc.Document
 	var headers []header
+	var migrate []bool
 	for _, doc := range docs {
 		if doc.Root == nil {
 			continue
@@ -140,10 +148,13 @@ func (c *Converter) Convert(in Input) (Result, error) {
 			}
 			continue // Drone will report its own error for this one
 		}
-		if h.Kind != "pipeline" || h.Type != "kubernetes" {
+		// The Docker runner takes `type: docker` and untyped pipelines
+		// (drone-runner-docker engine/resource/parser.go match).
+		docker := h.Kind == "pipeline" && (h.Type == "docker" || h.Type == "")
+		if h.Kind != "pipeline" || (h.Type != "kubernetes" && !(docker && migrating)) {
 			continue
 		}
-		opted, reason, err := c.optedIn(h, listed)
+		opted, reason, err := c.optedIn(h, listed || docker)
 		if err != nil {
 			return Result{}, fmt.Errorf("document %d (pipeline %q): %w", doc.Number, h.Name, err)
 		}
@@ -153,6 +164,7 @@ func (c *Converter) Convert(in Input) (Result, error) {
 		}
 		chosen = append(chosen, doc)
 		headers = append(headers, h)
+		migrate = append(migrate, docker)
 	}
 	if len(chosen) == 0 {
 		return result, nil
@@ -164,7 +176,7 @@ func (c *Converter) Convert(in Input) (Result, error) {
 		return result, nil
 	}
 	for i, doc := range chosen {
-		outcome, err := c.convertPipeline(doc, headers[i], in)
+		outcome, err := c.convertPipeline(doc, headers[i], in, migrate[i])
 		if err != nil {
 			return Result{}, fmt.Errorf("document %d: %w", doc.Number, err)
 		}
@@ -181,7 +193,7 @@ func (c *Converter) Convert(in Input) (Result, error) {
 	return result, nil
 }
 
-func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input) (Outcome, error) {
+func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, migrate bool) (Outcome, error) {
 	outcome := Outcome{Document: doc.Number, Pipeline: h.Name}
 	body := doc.Body()
 	if body == nil || body.Kind != yamlv3.MappingNode {
@@ -195,6 +207,20 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input) (
 		return outcome, fmt.Errorf("pipeline %q: %w", h.Name, err)
 	}
 	p := &transform.Pipeline{Name: h.Name, Body: body, Trusted: in.Trusted, Event: in.Event}
+	if migrate {
+		// First, so that every transform after it sees the kubernetes
+		// pipeline the kube runner will read. It is not switchable: a
+		// Docker pipeline is either migrated whole or left alone.
+		if err := c.migrate.Apply(p); err != nil {
+			return outcome, err
+		}
+		// The opt-in annotation makes the output say what it is, and
+		// converting it again a no-op.
+		if err := transform.Annotate(p, c.cfg.OptInAnnotation, "true"); err != nil {
+			return outcome, err
+		}
+		outcome.Applied = append(outcome.Applied, "migrate")
+	}
 	for _, t := range c.transforms {
 		if disabled[t.Name()] {
 			outcome.Disabled = append(outcome.Disabled, t.Name())

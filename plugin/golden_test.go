@@ -21,7 +21,9 @@ const goldenDir = "../testdata/convert"
 // holding the request and settings ("repo: octo/x", "repos: octo/*",
 // "deny: ...", "node-selector: k:v", "trusted", "protected",
 // "convert-protected", "opt-in", "privileged-policy: drop-with-warning",
-// "host-path-claim: /prefix:claim", "kaniko-cache-repo: {repo}-cache"), and NAME.golden the expected summary
+// "host-path-claim: /prefix:claim", "kaniko-cache-repo: {repo}-cache",
+// "migrate-docker", "migrate-repos: octo/*", "runner-label: k:v"), and
+// NAME.golden the expected summary
 // and output.
 type goldenCase struct {
 	name  string
@@ -88,6 +90,16 @@ func applyArgs(t *testing.T, c *goldenCase, args []byte) {
 			c.cfg.HostPathClaims[prefix] = claim
 		case "kaniko-cache-repo":
 			c.cfg.KanikoCacheRepo = value
+		case "migrate-docker":
+			c.input.MigrateDocker = true
+		case "migrate-repos":
+			c.cfg.MigrateDockerRepos = append(c.cfg.MigrateDockerRepos, value)
+		case "runner-label":
+			k, v, _ := strings.Cut(value, ":")
+			if c.cfg.MigrateRunnerLabels == nil {
+				c.cfg.MigrateRunnerLabels = map[string]string{}
+			}
+			c.cfg.MigrateRunnerLabels[k] = v
 		default:
 			t.Fatalf("%s.args: unknown line %q", c.name, scanner.Text())
 		}

@@ -23,6 +23,10 @@ convert flags:
   --repo owner/name   the repository slug (matched against DRONE_ECI_REPOS)
   --trusted           the repo is trusted, as Drone's repo.trusted
   --protected         the repo is protected, as Drone's repo.protected
+  --migrate-docker    migrate every Docker-runner pipeline (type docker or
+                      untyped) to kubernetes, as DRONE_ECI_MIGRATE_DOCKER_REPOS
+                      does for listed repos; with --opt-in, every pipeline
+                      of the file is converted
 
 images flags:
   --manifest               print an ImageCache manifest instead of the list

@@ -18,6 +18,7 @@ func convert(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	repo := flags.String("repo", "", "")
 	trusted := flags.Bool("trusted", false, "")
 	protected := flags.Bool("protected", false, "")
+	migrateDocker := flags.Bool("migrate-docker", false, "")
 	if err := flags.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "convert: %v\n%s", err, usageMessage)
 		return exitUsage
@@ -43,6 +44,8 @@ func convert(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Trusted:   *trusted,
 		Protected: *protected,
 		OptInAll:  *optIn,
+
+		MigrateDocker: *migrateDocker,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "convert:", err)

@@ -40,6 +40,13 @@ type Config struct {
 	Repos            []string `envconfig:"DRONE_ECI_REPOS"`
 	DenyRepos        []string `envconfig:"DRONE_ECI_DENY_REPOS"`
 	ConvertProtected bool     `envconfig:"DRONE_ECI_CONVERT_PROTECTED"`
+	// MigrateDockerRepos are repo globs whose Docker-runner pipelines
+	// (type docker, or untyped) are rewritten into kubernetes pipelines
+	// and converted (they have no metadata to opt in with).
+	MigrateDockerRepos []string `envconfig:"DRONE_ECI_MIGRATE_DOCKER_REPOS"`
+	// MigrateRunnerLabels are the ECI runner's DRONE_RUNNER_LABELS: a
+	// migrated pipeline's node must equal them (Drone matches exactly).
+	MigrateRunnerLabels map[string]string `envconfig:"DRONE_ECI_MIGRATE_RUNNER_LABELS"`
 
 	NodeSelector       map[string]string `envconfig:"DRONE_ECI_NODE_SELECTOR"`
 	TolerationKey      string            `envconfig:"DRONE_ECI_TOLERATION_KEY"`
@@ -153,7 +160,7 @@ func (c Config) Validate() error {
 	for _, list := range []struct {
 		name  string
 		globs []string
-	}{{"DRONE_ECI_REPOS", c.Repos}, {"DRONE_ECI_DENY_REPOS", c.DenyRepos}} {
+	}{{"DRONE_ECI_REPOS", c.Repos}, {"DRONE_ECI_DENY_REPOS", c.DenyRepos}, {"DRONE_ECI_MIGRATE_DOCKER_REPOS", c.MigrateDockerRepos}} {
 		for _, g := range list.globs {
 			if _, err := path.Match(g, "x/y"); err != nil {
 				return fmt.Errorf("%s: bad pattern %q: %w", list.name, g, err)

@@ -24,6 +24,14 @@ func TestLoad(t *testing.T) {
 				t.Errorf("overrides not applied: %+v", c)
 			}
 		}},
+		{name: "migration", env: map[string]string{
+			"DRONE_ECI_MIGRATE_DOCKER_REPOS": "octo/*", "DRONE_ECI_MIGRATE_RUNNER_LABELS": "pool:eci",
+		}, check: func(t *testing.T, c Config) {
+			if len(c.MigrateDockerRepos) != 1 || c.MigrateRunnerLabels["pool"] != "eci" {
+				t.Errorf("migration settings not applied: %+v", c)
+			}
+		}},
+		{name: "bad migration glob", env: map[string]string{"DRONE_ECI_MIGRATE_DOCKER_REPOS": "octo/["}, want: "DRONE_ECI_MIGRATE_DOCKER_REPOS: bad pattern"},
 		{name: "bad log format", env: map[string]string{"DRONE_LOG_FORMAT": "xml"}, want: "DRONE_LOG_FORMAT"},
 		{name: "bad glob", env: map[string]string{"DRONE_ECI_REPOS": "octo/["}, want: "DRONE_ECI_REPOS: bad pattern"},
 		{name: "bad operator", env: map[string]string{"DRONE_ECI_TOLERATION_OPERATOR": "Maybe"}, want: "DRONE_ECI_TOLERATION_OPERATOR"},
