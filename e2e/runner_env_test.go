@@ -167,7 +167,11 @@ func TestEnvFilesEquivalence(t *testing.T) {
 			}
 			for _, event := range []string{runnertest.EventPush, runnertest.EventPullRequest, runnertest.EventTag} {
 				opts := runnertest.Options{Event: event, Secrets: secrets, Trusted: c.TrustedOnly}
-				before, err := runnertest.Compile(c.Input, opts)
+				baseline := c.Input
+				if c.Baseline != nil {
+					baseline = c.Baseline
+				}
+				before, err := runnertest.Compile(baseline, opts)
 				if err != nil {
 					t.Logf("%s: original does not compile: %v", event, err)
 					continue

@@ -154,7 +154,7 @@ func TestRunnerNoFloatingImagesWithPins(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		result, err := plugin.NewConverter(cfg).Convert(plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true})
+		result, err := plugin.NewConverter(cfg).Convert(plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true, MigrateDocker: true})
 		if err != nil {
 			if strings.Contains(err.Error(), "floats") {
 				t.Errorf("%s: refused for a floating image the pin table should cover: %v", file, err)

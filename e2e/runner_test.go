@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
@@ -32,13 +33,19 @@ type convertedConfig struct {
 	// (a "trusted" line in NAME.args): their output may use what the
 	// runner allows trusted repos only (secret volumes).
 	TrustedOnly bool
+	// Baseline, for configs with migrated Docker pipelines, is the input
+	// migrated and converted with env files off: the runner-compilable
+	// "before" that the env transform must not change the meaning of
+	// (drone-runner-kube cannot compile the Docker pipeline itself).
+	Baseline []byte
 }
 
 var convertedLine = regexp.MustCompile(`^# document \d+, pipeline "(.*)": converted$`)
 
 // convertedConfigs returns every converted output the project knows:
 // each testdata/convert golden whose result is "converted", and every
-// public corpus file converted with every kubernetes pipeline opted in.
+// public corpus file converted with every kubernetes pipeline opted in
+// and every Docker pipeline migrated (--opt-in --migrate-docker).
 // A corpus file the converter refuses is reported by
 // TestCorpusRefusalsAreClear, not here.
 func convertedConfigs(t *testing.T) []convertedConfig {
@@ -73,6 +80,9 @@ func convertedConfigs(t *testing.T) []convertedConfig {
 		c.Custom = err == nil || bytes.Contains(input, []byte("node_selector:")) || bytes.Contains(input, []byte("node_name:"))
 		if args, err := os.ReadFile(strings.TrimSuffix(golden, ".golden") + ".args"); err == nil {
 			c.TrustedOnly = bytes.HasPrefix(args, []byte("trusted\n")) || bytes.Contains(args, []byte("\ntrusted\n"))
+			if strings.HasPrefix(name, "migrate_") {
+				c.Baseline = migratedBaseline(t, input, string(args))
+			}
 		}
 		out = append(out, c)
 	}
@@ -81,11 +91,14 @@ func convertedConfigs(t *testing.T) []convertedConfig {
 		if err != nil {
 			t.Fatal(err)
 		}
-		result, err := plugin.NewConverter(config.Default()).Convert(plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true})
+		result, err := plugin.NewConverter(config.Default()).Convert(plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true, MigrateDocker: true})
 		if err != nil || result.Config == nil {
 			continue
 		}
 		c := convertedConfig{Name: "corpus/" + filepath.Base(file), Input: input, Output: result.Config, Converted: map[string]bool{}}
+		if hasDockerPipeline(t, input) {
+			c.Baseline = migratedBaseline(t, input, "")
+		}
 		for _, o := range result.Outcomes {
 			if o.Converted {
 				c.Converted[o.Pipeline] = true
@@ -98,6 +111,47 @@ func convertedConfigs(t *testing.T) []convertedConfig {
 		t.Fatal("no converted configs found")
 	}
 	return out
+}
+
+// migratedBaseline converts input the way the golden args (or the
+// corpus run) do, with every Docker pipeline migrated, but with env
+// files off.
+func migratedBaseline(t *testing.T, input []byte, args string) []byte {
+	t.Helper()
+	cfg := config.Default()
+	cfg.EnvFiles.When = "never"
+	for _, line := range strings.Split(args, "\n") {
+		if label, ok := strings.CutPrefix(line, "runner-label: "); ok {
+			k, v, _ := strings.Cut(label, ":")
+			if cfg.MigrateRunnerLabels == nil {
+				cfg.MigrateRunnerLabels = map[string]string{}
+			}
+			cfg.MigrateRunnerLabels[k] = v
+		}
+	}
+	result, err := plugin.NewConverter(cfg).Convert(plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true, MigrateDocker: true})
+	if err != nil {
+		t.Fatalf("baseline: %v", err)
+	}
+	if result.Config == nil {
+		return input
+	}
+	return result.Config
+}
+
+// hasDockerPipeline reports whether the config has a pipeline the
+// Docker runner takes (type docker, or untyped).
+func hasDockerPipeline(t *testing.T, config []byte) bool {
+	t.Helper()
+	for _, doc := range bytes.Split(config, []byte("\n---")) {
+		var h struct {
+			Kind, Type string
+		}
+		if yaml.Unmarshal(doc, &h) == nil && h.Kind == "pipeline" && (h.Type == "docker" || h.Type == "") {
+			return true
+		}
+	}
+	return false
 }
 
 func corpusFiles(t *testing.T) []string {
@@ -181,7 +235,7 @@ func TestRunnerSchedulesOnVirtualNode(t *testing.T) {
 func TestCorpusRefusalsAreClear(t *testing.T) {
 	for _, file := range corpusFiles(t) {
 		input, _ := os.ReadFile(file)
-		_, err := plugin.NewConverter(config.Default()).Convert(plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true})
+		_, err := plugin.NewConverter(config.Default()).Convert(plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true, MigrateDocker: true})
 		if err != nil {
 			if !strings.Contains(err.Error(), "document ") {
 				t.Errorf("%s: refusal does not name the document: %v", filepath.Base(file), err)
