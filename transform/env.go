@@ -250,6 +250,9 @@ func (e Env) apply(p *Pipeline) error {
 		vars []envVar
 	}
 	var files []file
+	// done holds the steps whose env is settled or already explained, so
+	// reportKept does not speak of them again.
+	done := map[*envStep]bool{}
 	for _, pl := range plans {
 		var vars []envVar
 		for _, v := range pipelineMoved {
@@ -263,13 +266,14 @@ func (e Env) apply(p *Pipeline) error {
 		after := containerCount(base, runner, without(pipelineEnv, pipelineMoved), &rest)
 		if len(vars) == 0 {
 			p.Report.Warn("env: step %q keeps its env: %d env vars, none movable (secrets, substituted values or names the runner or shell sets)", pl.step.name, pl.before)
+			done[pl.step] = true
 			continue
 		}
 		files = append(files, file{pl.step, vars})
 		p.Report.Changed("env: step %q %d → %d env vars (%d to the env file)", pl.step.name, pl.before, after, len(vars))
 	}
 	if len(files) == 0 {
-		e.reportKept(p, steps, base, runner, pipelineEnv, nil)
+		e.reportKept(p, steps, base, runner, pipelineEnv, done)
 		return nil
 	}
 
@@ -292,7 +296,7 @@ func (e Env) apply(p *Pipeline) error {
 
 	// Edit: pipeline env first (the files hold its values now), then
 	// the other containers get the moved pipeline values as their own.
-	converted := map[*envStep]bool{}
+	converted := done
 	for _, f := range files {
 		converted[f.step] = true
 	}
@@ -367,7 +371,10 @@ func (e Env) reportKept(p *Pipeline, steps []*envStep, base int, runner map[stri
 			continue
 		}
 		count := containerCount(base, runner, pipelineEnv, s)
-		why := "under the budget"
+		why := "nothing movable"
+		if count <= e.Budget {
+			why = "under the budget"
+		}
 		switch {
 		case s.service:
 			why = "a service"

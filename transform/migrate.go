@@ -47,7 +47,7 @@ func (m MigrateDocker) Apply(p *Pipeline) error {
 	if err := r.run(); err != nil {
 		return fmt.Errorf("pipeline %q: %w", p.Name, err)
 	}
-	repairAliases(p.Body)
+	// yamldoc.Encode repairs aliases whose anchor was copied away.
 	return nil
 }
 
