@@ -125,6 +125,12 @@ func (r *migration) setType() error {
 			return nil
 		}
 	}
+	if was := lookupString(body, "type"); was != "" {
+		// brought in by a merge key: an explicit key overrides it
+		body.Content = append(body.Content, scalar("type"), scalar("kubernetes"))
+		r.p.Report.Changed("type %s → kubernetes (migrated from the Docker runner)", was)
+		return nil
+	}
 	at := len(body.Content)
 	for i := 0; i+1 < len(body.Content); i += 2 {
 		if body.Content[i].Value == "kind" {

@@ -34,6 +34,7 @@ images flags:
   --size GiB               spec.imageCacheSize (20-32768)
   --retention-days N       spec.retentionDays
   --pull-secret ns:name    spec.imagePullSecrets entry, repeatable
+  --migrate-docker         include Docker-runner pipelines, migrated
 
 Settings come from DRONE_* environment variables; see the README.
 `

@@ -57,6 +57,7 @@ func images(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	name := flags.String("name", "", "")
 	size := flags.Int("size", 0, "")
 	retention := flags.Int("retention-days", 0, "")
+	migrateDocker := flags.Bool("migrate-docker", false, "")
 	var pullSecrets stringList
 	flags.Var(&pullSecrets, "pull-secret", "")
 	if err := flags.Parse(args); err != nil {
@@ -108,7 +109,7 @@ func images(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "images:", err)
 			return exitUsage
 		}
-		found, err := configImages(conv, data)
+		found, err := configImages(conv, data, *migrateDocker)
 		if err != nil {
 			fmt.Fprintf(stderr, "images: %s: %v\n", file, err)
 			return exitRefused
@@ -161,9 +162,10 @@ func images(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // configImages converts one config and returns the step and service
-// images of its pipelines that would run on ECI, in order.
-func configImages(conv *plugin.Converter, data []byte) ([]string, error) {
-	result, err := conv.Convert(plugin.Input{Config: data, OptInAll: true})
+// images of its pipelines that would run on ECI, in order; migrate
+// includes its Docker-runner pipelines, migrated.
+func configImages(conv *plugin.Converter, data []byte, migrate bool) ([]string, error) {
+	result, err := conv.Convert(plugin.Input{Config: data, OptInAll: true, MigrateDocker: migrate})
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,18 @@ func TestImagesCommand(t *testing.T) {
 			stderr: "DRONE_IMAGE_CLONE",
 		},
 		{
+			name:   "Docker pipelines only with --migrate-docker",
+			args:   []string{"images", td + "migrate_opted_out.yml"},
+			stdout: "drone/git:latest\ndrone/placeholder:1\n",
+			stderr: "DRONE_IMAGE_CLONE",
+		},
+		{
+			name:   "migrated Docker pipelines, an opted-out one left out",
+			args:   []string{"images", "--migrate-docker", td + "migrate_basic.yml", td + "migrate_opted_out.yml"},
+			stdout: "drone/git:latest\ndrone/placeholder:1\ngolang:1.22\nnode:22.14.0\nplugins/slack:1.4.1\npostgres:16\nredis:7\n",
+			stderr: "DRONE_IMAGE_CLONE",
+		},
+		{
 			name:   "opted-out pipelines run elsewhere",
 			args:   []string{"images", td + "opted_out.yml"},
 			env:    map[string]string{"DRONE_ECI_CLONE_IMAGE": "drone/git:1.3.0"},
