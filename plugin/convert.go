@@ -46,6 +46,10 @@ type Input struct {
 	// Context bounds the Kubernetes API calls of the secret env carrier;
 	// nil means context.Background().
 	Context context.Context
+	// DryRun converts without side effects: the Secrets the secret env
+	// carrier would create are only named in the report (shadow mode,
+	// the CLI).
+	DryRun bool
 }
 
 // Outcome says what happened to one pipeline document.

@@ -41,3 +41,27 @@ func TestEnvSecretFailureFailsConversion(t *testing.T) {
 		t.Errorf("no store: %v", err)
 	}
 }
+
+// A dry run (shadow mode, the CLI) creates nothing: the store is never
+// called, and the report names the Secret it would have needed.
+func TestEnvSecretDryRunCreatesNothing(t *testing.T) {
+	input, err := os.ReadFile("../testdata/convert/env_secret_trusted.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.EnvFiles.When = "always"
+	result, err := NewConverter(cfg).WithSecretStore(failingStore{}).Convert(Input{Config: input, Repo: "octo/x", Trusted: true, DryRun: true})
+	if err != nil {
+		t.Fatalf("the store was called: %v", err)
+	}
+	var warned bool
+	for _, o := range result.Outcomes {
+		for _, w := range o.Report.Warnings {
+			warned = warned || strings.Contains(w, "dry run: Secret")
+		}
+	}
+	if result.Config == nil || !warned {
+		t.Errorf("converted %v, dry-run warning %v", result.Config != nil, warned)
+	}
+}

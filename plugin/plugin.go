@@ -88,6 +88,7 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 		Protected: req.Repo.Protected,
 		Event:     req.Build.Event,
 		Context:   ctx,
+		DryRun:    p.shadow,
 	})
 	if err != nil {
 		if errors.Is(err, ErrHostile) {

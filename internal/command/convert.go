@@ -46,6 +46,7 @@ func convert(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		OptInAll:  *optIn,
 
 		MigrateDocker: *migrateDocker,
+		DryRun:        true,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "convert:", err)
