@@ -239,7 +239,7 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, m
 		}
 	}
 	outcome.Report = p.Report
-	if err := c.ensureSecrets(in, p); err != nil {
+	if err := c.ensureSecrets(in, p, &outcome.Report); err != nil {
 		return outcome, err
 	}
 	if len(p.Report.Changes) == 0 {

@@ -44,13 +44,16 @@ func (c *Converter) WithSecretStore(store SecretStore) *Converter {
 // ensureSecrets creates the Secrets the converted pipeline mounts
 // before the answer leaves: an API failure fails the conversion rather
 // than answer a config whose pod could not start.
-func (c *Converter) ensureSecrets(in Input, p *transform.Pipeline) error {
+//
+// A dry run creates nothing and tells only report (the caller's, not the
+// pipeline's: the pod annotation says what the server would say).
+func (c *Converter) ensureSecrets(in Input, p *transform.Pipeline, report *transform.Report) error {
 	if len(p.EnvSecrets) == 0 {
 		return nil
 	}
 	if in.DryRun {
 		for _, s := range p.EnvSecrets {
-			p.Report.Warn("dry run: Secret %s/%s not created; the pod would not start without it", s.Namespace, s.Name)
+			report.Warn("dry run: Secret %s/%s not created; the pod would not start without it", s.Namespace, s.Name)
 		}
 		return nil
 	}
