@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -92,35 +91,7 @@ func TestImages(t *testing.T) {
 			if tt.images != nil {
 				tr = *tt.images
 			}
-			out, report, err := apply(t, tr, tt.input)
-			if tt.err != "" {
-				if err == nil || err.Error() != tt.err {
-					t.Fatalf("got error %v\nwant %s", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, want := range tt.contains {
-				if !strings.Contains(out, want) {
-					t.Errorf("output lacks %q:\n%s", want, out)
-				}
-			}
-			for _, not := range tt.absent {
-				if strings.Contains(out, not) {
-					t.Errorf("output has %q:\n%s", not, out)
-				}
-			}
-			for _, want := range tt.report {
-				if !strings.Contains(report.String(), want) {
-					t.Errorf("report lacks %q:\n%s", want, report.String())
-				}
-			}
-			again, report2, err := apply(t, tr, out)
-			if err != nil || again != out || len(report2.Changes) > 0 {
-				t.Errorf("second pass: err %v, changes %v\n%s", err, report2.Changes, again)
-			}
+			checkTransform(t, tr, tt.input, expect{err: tt.err, contains: tt.contains, absent: tt.absent, report: tt.report})
 		})
 	}
 }

@@ -3,31 +3,7 @@ package transform
 import (
 	"strings"
 	"testing"
-
-	"gopkg.in/yaml.v3"
-
-	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
 )
-
-// apply runs t on input and returns the re-encoded document, the report
-// and the error.
-func apply(t *testing.T, tr Transform, input string) (string, Report, error) {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(input), &doc); err != nil {
-		t.Fatal(err)
-	}
-	p := &Pipeline{Name: "p", Body: doc.Content[0]}
-	err := tr.Apply(p)
-	if err != nil {
-		return "", p.Report, err
-	}
-	out, encErr := yamldoc.Encode([]*yamldoc.Document{{Root: &doc, Edited: true}})
-	if encErr != nil {
-		t.Fatal(encErr)
-	}
-	return string(out), p.Report, nil
-}
 
 func TestSizing(t *testing.T) {
 	s := Sizing{Step: Spec{CPU: 1000, Memory: 2 * GiB}, Max: Spec{CPU: 16000, Memory: 32 * GiB}}
@@ -131,31 +107,7 @@ func TestSizing(t *testing.T) {
 			if tt.sizing != nil {
 				tr = *tt.sizing
 			}
-			out, report, err := apply(t, tr, tt.input)
-			if tt.err != "" {
-				if err == nil || err.Error() != tt.err {
-					t.Fatalf("got error %v\nwant %s", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, want := range tt.contains {
-				if !strings.Contains(out, want) {
-					t.Errorf("output lacks %q:\n%s", want, out)
-				}
-			}
-			for _, want := range tt.report {
-				if !strings.Contains(report.String(), want) {
-					t.Errorf("report lacks %q:\n%s", want, report.String())
-				}
-			}
-			// A second pass over the output changes nothing.
-			again, report2, err := apply(t, tr, out)
-			if err != nil || again != out || len(report2.Changes) > 0 {
-				t.Errorf("second pass: err %v, changes %v\n%s", err, report2.Changes, again)
-			}
+			checkTransform(t, tr, tt.input, expect{err: tt.err, contains: tt.contains, absent: nil, report: tt.report})
 		})
 	}
 }

@@ -1,0 +1,73 @@
+package transform
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
+)
+
+// apply runs one transform over a pipeline body written as YAML and
+// returns the re-encoded output and the report.
+func apply(t *testing.T, tr Transform, input string) (string, Report, error) {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(input), &doc); err != nil {
+		t.Fatal(err)
+	}
+	p := &Pipeline{Name: "p", Body: doc.Content[0]}
+	err := tr.Apply(p)
+	if err != nil {
+		return "", p.Report, err
+	}
+	out, encErr := yamldoc.Encode([]*yamldoc.Document{{Root: &doc, Edited: true}})
+	if encErr != nil {
+		t.Fatal(encErr)
+	}
+	return string(out), p.Report, nil
+}
+
+// expect is what a transform table case asserts.
+type expect struct {
+	err      string   // the whole error, when the transform must refuse
+	contains []string // in the output
+	absent   []string // not in the output
+	report   []string // in the report
+}
+
+// checkTransform applies tr to input, checks the output and report, and
+// that a second pass over the output changes nothing.
+func checkTransform(t *testing.T, tr Transform, input string, want expect) {
+	t.Helper()
+	out, report, err := apply(t, tr, input)
+	if want.err != "" {
+		if err == nil || err.Error() != want.err {
+			t.Fatalf("got error %v\nwant %s", err, want.err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range want.contains {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+	for _, s := range want.absent {
+		if strings.Contains(out, s) {
+			t.Errorf("output has %q:\n%s", s, out)
+		}
+	}
+	for _, s := range want.report {
+		if !strings.Contains(report.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, report.String())
+		}
+	}
+	again, report2, err := apply(t, tr, out)
+	if err != nil || again != out || len(report2.Changes) > 0 {
+		t.Errorf("second pass: err %v, changes %v\n%s", err, report2.Changes, again)
+	}
+}
