@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +84,17 @@ func stepVariables(t *testing.T, workdir string, c *corev1.Container, secret *co
 	t.Helper()
 	dir := t.TempDir()
 	env := containerEnv(c, secret)
+	// Materialise the files; their paths are substituted in the script
+	// and in the container's command and args.
+	var paths []string
+	for path, content := range files {
+		local := filepath.Join(dir, strings.ReplaceAll(strings.Trim(path, "/"), "/", "_"))
+		if err := os.WriteFile(local, []byte(content), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path, local)
+	}
+	localPaths := strings.NewReplacer(paths...)
 	for i, kv := range env {
 		if !strings.HasPrefix(kv, "DRONE_SCRIPT=") {
 			continue
@@ -96,21 +108,18 @@ func stepVariables(t *testing.T, workdir string, c *corev1.Container, secret *co
 		if cut < 0 {
 			t.Fatalf("no user command in the script:\n%s", script)
 		}
-		script = script[:cut]
-		for path, content := range files {
-			local := filepath.Join(dir, strings.ReplaceAll(strings.Trim(path, "/"), "/", "_"))
-			if err := os.WriteFile(local, []byte(content), 0o444); err != nil {
-				t.Fatal(err)
-			}
-			script = strings.ReplaceAll(script, path, local)
-		}
+		script = localPaths.Replace(script[:cut])
 		script += fmt.Sprintf("\nenv -0 > %s/env.dump\nset > %s/set.dump\n", dir, dir)
 		env[i] = "DRONE_SCRIPT=" + script
 	}
 	if len(c.Command) == 0 {
 		t.Fatalf("container %s has no command: not a command step", c.Name)
 	}
-	cmd := exec.Command(c.Command[0], append(c.Command[1:], c.Args...)...)
+	argv := append(slices.Clone(c.Command), c.Args...)
+	for i := range argv {
+		argv[i] = localPaths.Replace(kubeExpand(argv[i], env))
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = workdir // the same for both runs: PWD is a variable too
 	var stderr bytes.Buffer
@@ -135,6 +144,47 @@ func stepVariables(t *testing.T, workdir string, c *corev1.Container, secret *co
 		}
 	}
 	return sortedNUL(string(e)), strings.Join(kept, "\n")
+}
+
+// kubeExpand expands $(VAR) references in a container's command or
+// args as the kubelet does (kubernetes third_party/forked/golang/
+// expansion): "$$" is "$", "$(NAME)" is NAME's value when the container
+// env defines it and stays as written otherwise.
+func kubeExpand(s string, env []string) string {
+	values := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		values[k] = v
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				b.WriteString("$(")
+				i++
+				continue
+			}
+			name := s[i+2 : i+2+end]
+			if v, ok := values[name]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString("$(" + name + ")")
+			}
+			i += 2 + end
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
 }
 
 func sortedNUL(s string) string {
