@@ -17,6 +17,8 @@ const (
   drone-convert-eci [serve]                    run the conversion extension (the default)
   drone-convert-eci convert [flags] [FILE|-]   convert a config locally and print it
   drone-convert-eci images [flags] [FILE...]   list the images converted configs use, for an ECI ImageCache
+  drone-convert-eci webhook                    serve the pod admission webhook (HTTPS)
+  drone-convert-eci mutate-pod [FILE|-]        apply the webhook's mutation to a Pod (YAML or JSON)
 
 convert flags:
   --opt-in            treat every kubernetes pipeline as opted in
@@ -52,6 +54,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return convert(args[1:], stdin, stdout, stderr)
 	case "images":
 		return images(args[1:], stdin, stdout, stderr)
+	case "webhook":
+		return webhook(args[1:], stderr)
+	case "mutate-pod":
+		return mutatePod(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageMessage)
 		return exitOK

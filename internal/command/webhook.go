@@ -1,0 +1,152 @@
+package command
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+
+	"github.com/drone-convert-eci/drone-convert-eci/admission"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+)
+
+// admissionOptions are the webhook's options from validated settings.
+func admissionOptions(cfg config.Config) admission.Options {
+	o := admission.DefaultOptions()
+	o.Budget = cfg.EnvFiles.Budget
+	o.NodeSelector = cfg.NodeSelector
+	o.LoaderImage = cfg.Webhook.LoaderImage
+	return o
+}
+
+// webhook serves the mutating admission webhook over HTTPS.
+func webhook(args []string, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "webhook takes no arguments (settings come from DRONE_* variables)\n%s", usageMessage)
+		return exitUsage
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, "drone-convert-eci:", err)
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	certs := &admission.CertReloader{CertFile: cfg.Webhook.TLSCert, KeyFile: cfg.Webhook.TLSKey, Interval: 10 * time.Second, Log: log}
+	if err := certs.Load(); err != nil {
+		log.Errorf("DRONE_ECI_WEBHOOK_TLS_CERT / DRONE_ECI_WEBHOOK_TLS_KEY: %v", err)
+		return exitUsage
+	}
+	o := admissionOptions(cfg)
+	srv := &http.Server{
+		Addr:              cfg.Webhook.Bind,
+		Handler:           admission.Handler(o, log),
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate},
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errs := make(chan error, 1)
+	go func() { errs <- srv.ListenAndServeTLS("", "") }()
+	log.Infof("drone-convert-eci admission webhook listening on %s (budget %d, loader image %q)", cfg.Webhook.Bind, o.Budget, o.LoaderImage)
+	select {
+	case err := <-errs:
+		log.WithError(err).Error("webhook stopped")
+		return exitRefused
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.WithError(err).Error("shutdown")
+		return exitRefused
+	}
+	return exitOK
+}
+
+// mutatePod applies exactly the webhook's mutation to a Pod (YAML or
+// JSON): it is sent as an AdmissionReview to the webhook's own handler
+// code, and the answer's JSON patch is applied to it. The mutated Pod
+// goes to stdout as YAML, the report to stderr.
+func mutatePod(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 1 {
+		fmt.Fprintf(stderr, "mutate-pod: one file at most, got %d\n%s", len(args), usageMessage)
+		return exitUsage
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, "mutate-pod:", err)
+		return exitUsage
+	}
+	name := ""
+	if len(args) == 1 {
+		name = args[0]
+	}
+	data, err := readInput(name, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "mutate-pod:", err)
+		return exitUsage
+	}
+	raw, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		fmt.Fprintln(stderr, "mutate-pod: not YAML or JSON:", err)
+		return exitRefused
+	}
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict(data, &pod); err != nil || pod.Kind != "Pod" {
+		fmt.Fprintf(stderr, "mutate-pod: not a v1 Pod (kind %q): %v\n", pod.Kind, err)
+		return exitRefused
+	}
+	review := &admissionv1.AdmissionReview{Request: &admissionv1.AdmissionRequest{
+		UID: "mutate-pod", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Namespace: pod.Namespace, Name: pod.Name,
+		Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw},
+	}}
+	out, report, err := admission.ReviewResponse(review, admissionOptions(cfg))
+	if err != nil {
+		fmt.Fprintln(stderr, "mutate-pod:", err)
+		return exitRefused
+	}
+	mutated := raw
+	if len(out.Response.Patch) > 0 {
+		patch, err := jsonpatch.DecodePatch(out.Response.Patch)
+		if err == nil {
+			mutated, err = patch.Apply(raw)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "mutate-pod: applying the patch:", err)
+			return exitRefused
+		}
+	}
+	var obj any
+	if err := json.Unmarshal(mutated, &obj); err != nil {
+		fmt.Fprintln(stderr, "mutate-pod:", err)
+		return exitRefused
+	}
+	text, err := yaml.Marshal(obj)
+	if err != nil {
+		fmt.Fprintln(stderr, "mutate-pod:", err)
+		return exitRefused
+	}
+	_, _ = stdout.Write(text)
+	fmt.Fprintln(stderr, report.String())
+	for _, w := range out.Response.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	return exitOK
+}
