@@ -497,6 +497,31 @@ func checkConsistent(t *testing.T, objs []object) {
 			if _, ok := ports["webhook"]; !ok {
 				t.Error("webhook enabled, container has no webhook port")
 			}
+			// The process serves it where the Service sends it, with the
+			// mounted certificate, and build pods get the loader from
+			// this same image.
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			if env["DRONE_ECI_WEBHOOK_ENABLED"] != "true" || env["DRONE_ECI_RECORD_ENTRYPOINTS"] != "true" {
+				t.Errorf("webhook enabled, but DRONE_ECI_WEBHOOK_ENABLED=%q DRONE_ECI_RECORD_ENTRYPOINTS=%q", env["DRONE_ECI_WEBHOOK_ENABLED"], env["DRONE_ECI_RECORD_ENTRYPOINTS"])
+			}
+			if bind := env["DRONE_ECI_WEBHOOK_BIND"]; bind != fmt.Sprintf(":%d", ports["webhook"]) {
+				t.Errorf("DRONE_ECI_WEBHOOK_BIND %q, webhook port %d", bind, ports["webhook"])
+			}
+			if env["DRONE_ECI_WEBHOOK_LOADER_IMAGE"] != c.Image {
+				t.Errorf("loader image %q, the chart's image %q", env["DRONE_ECI_WEBHOOK_LOADER_IMAGE"], c.Image)
+			}
+			for _, file := range []string{env["DRONE_ECI_WEBHOOK_TLS_CERT"], env["DRONE_ECI_WEBHOOK_TLS_KEY"]} {
+				mounted := false
+				for _, m := range c.VolumeMounts {
+					mounted = mounted || strings.HasPrefix(file, m.MountPath+"/")
+				}
+				if !mounted {
+					t.Errorf("webhook TLS file %q is on no mounted volume", file)
+				}
+			}
 		}
 	}
 }

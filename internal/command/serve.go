@@ -73,8 +73,17 @@ func serve(args []string, stderr io.Writer) int {
 	if collect != nil {
 		go collect(ctx)
 	}
-	errs := make(chan error, 1)
+	errs := make(chan error, 2)
 	go func() { errs <- srv.ListenAndServe() }()
+	var hook *http.Server
+	if cfg.Webhook.Enabled {
+		var hookErrs <-chan error
+		if hook, hookErrs, err = startWebhook(cfg, log); err != nil {
+			log.Error(err)
+			return exitUsage
+		}
+		go func() { errs <- <-hookErrs }()
+	}
 	log.WithFields(logrus.Fields{
 		"bind":    bind,
 		"enabled": cfg.Enabled,
@@ -91,6 +100,11 @@ func serve(args []string, stderr io.Writer) int {
 	log.Infof("shutting down; draining in-flight requests for up to %s", cfg.ShutdownGrace)
 	shutdown, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	if hook != nil {
+		if err := hook.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.WithError(err).Error("webhook shutdown")
+		}
+	}
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.WithError(err).Error("shutdown")
 		return exitRefused

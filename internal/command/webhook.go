@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/drone-convert-eci/drone-convert-eci/admission"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 )
@@ -45,26 +47,13 @@ func webhook(args []string, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(cfg, stderr)
-	certs := &admission.CertReloader{CertFile: cfg.Webhook.TLSCert, KeyFile: cfg.Webhook.TLSKey, Interval: 10 * time.Second, Log: log}
-	if err := certs.Load(); err != nil {
-		log.Errorf("DRONE_ECI_WEBHOOK_TLS_CERT / DRONE_ECI_WEBHOOK_TLS_KEY: %v", err)
+	srv, errs, err := startWebhook(cfg, log)
+	if err != nil {
+		log.Error(err)
 		return exitUsage
-	}
-	o := admissionOptions(cfg)
-	srv := &http.Server{
-		Addr:              cfg.Webhook.Bind,
-		Handler:           admission.Handler(o, log),
-		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate},
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errs := make(chan error, 1)
-	go func() { errs <- srv.ListenAndServeTLS("", "") }()
-	log.Infof("drone-convert-eci admission webhook listening on %s (budget %d, loader image %q)", cfg.Webhook.Bind, o.Budget, o.LoaderImage)
 	select {
 	case err := <-errs:
 		log.WithError(err).Error("webhook stopped")
@@ -78,6 +67,30 @@ func webhook(args []string, stderr io.Writer) int {
 		return exitRefused
 	}
 	return exitOK
+}
+
+// startWebhook starts the HTTPS admission webhook (the webhook
+// subcommand, and serve with DRONE_ECI_WEBHOOK_ENABLED); errs receives
+// its end.
+func startWebhook(cfg config.Config, log *logrus.Logger) (*http.Server, <-chan error, error) {
+	certs := &admission.CertReloader{CertFile: cfg.Webhook.TLSCert, KeyFile: cfg.Webhook.TLSKey, Interval: 10 * time.Second, Log: log}
+	if err := certs.Load(); err != nil {
+		return nil, nil, fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_CERT / DRONE_ECI_WEBHOOK_TLS_KEY: %w", err)
+	}
+	o := admissionOptions(cfg)
+	srv := &http.Server{
+		Addr:              cfg.Webhook.Bind,
+		Handler:           admission.Handler(o, log),
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate},
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errs := make(chan error, 1)
+	go func() { errs <- srv.ListenAndServeTLS("", "") }()
+	log.Infof("drone-convert-eci admission webhook listening on %s (budget %d, loader image %q)", cfg.Webhook.Bind, o.Budget, o.LoaderImage)
+	return srv, errs, nil
 }
 
 // mutatePod applies exactly the webhook's mutation to a Pod (YAML or

@@ -11,6 +11,9 @@ import (
 // entrypoint. Its budget is DRONE_ECI_ENV_BUDGET and its node selector
 // DRONE_ECI_NODE_SELECTOR, shared with the converter.
 type Webhook struct {
+	// Enabled makes serve also serve the webhook (the webhook
+	// subcommand serves it alone).
+	Enabled bool `envconfig:"DRONE_ECI_WEBHOOK_ENABLED"`
 	// Bind is the webhook's HTTPS listen address.
 	Bind string `envconfig:"DRONE_ECI_WEBHOOK_BIND"`
 	// TLSCert and TLSKey are PEM files, re-read when they change.
