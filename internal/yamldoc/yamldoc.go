@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -309,6 +310,7 @@ func prepare(n *yaml.Node, inFlow bool, seen map[*yaml.Node]bool) {
 	if inFlow {
 		spellNull(n)
 	}
+	requote(n, inFlow)
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if IsMergeKey(n.Content[i]) {
@@ -320,6 +322,65 @@ func prepare(n *yaml.Node, inFlow bool, seen map[*yaml.Node]bool) {
 	for _, child := range n.Content {
 		prepare(child, flow, seen)
 	}
+}
+
+// requote writes double-quoted the scalars yaml.v3's encoder would get
+// wrong:
+//   - a scalar starting with a line break printed as a block: the
+//     encoder drops that first break ("|\n\n  x" comes back as "x");
+//   - a scalar whose backslashes are written raw (plain, single-quoted,
+//     literal or folded) but which the encoder would print double-quoted
+//     anyway, e.g. a literal block with a trailing space. Drone runs
+//     envsubst over the config text before parsing it, and envsubst
+//     turns "\\" into "\" and "\/" into "/": a raw backslash survives
+//     that, a double-quoted escape does not. The scalar then holds what
+//     the original meant after envsubst, its backslashes doubled for
+//     envsubst to undo.
+func requote(n *yaml.Node, inFlow bool) {
+	if n.Kind != yaml.ScalarNode || n.Style&yaml.DoubleQuotedStyle != 0 {
+		return
+	}
+	backslash := strings.Contains(n.Value, `\`)
+	leadingBreak := strings.HasPrefix(n.Value, "\n")
+	if !backslash && !leadingBreak {
+		return
+	}
+	printed := printedAs(n, inFlow)
+	if printed != '"' && !(leadingBreak && (printed == '|' || printed == '>')) {
+		return
+	}
+	if backslash {
+		n.Value = strings.ReplaceAll(envsubstBackslashes(n.Value), `\`, `\\`)
+	}
+	n.Style = yaml.DoubleQuotedStyle
+}
+
+// printedAs is the first byte yaml.v3's encoder prints for the scalar:
+// '"' double-quoted, '|' or '>' a block, else plain or single-quoted.
+// Inside a flow collection a multi-line scalar is always double-quoted.
+func printedAs(n *yaml.Node, inFlow bool) byte {
+	if inFlow && strings.Contains(n.Value, "\n") {
+		return '"'
+	}
+	probe := &yaml.Node{Kind: yaml.ScalarNode, Tag: n.Tag, Value: n.Value, Style: n.Style}
+	out, err := yaml.Marshal(probe)
+	if err != nil || len(out) == 0 {
+		return 0
+	}
+	return out[0]
+}
+
+// envsubstBackslashes is what drone/envsubst does to backslashes in
+// text: "\\" becomes "\" and "\/" becomes "/", left to right.
+func envsubstBackslashes(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '\\' || s[i+1] == '/') {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 func spellNull(n *yaml.Node) {

@@ -136,6 +136,10 @@ func TestEncodeKeepsMeaning(t *testing.T) {
 		{"volumes: [{name: cache, temp: }]\n", "volumes: [{name: cache, temp: null}]\n"},
 		{"a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\n", "a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\n"},
 		{"temp:\n", "temp:\n"},
+		// A literal block with a trailing space cannot stay a block; the
+		// double-quoted form must survive Drone's envsubst, which turns
+		// "\\\\" into "\\": the continuation backslash stays one backslash.
+		{"c: |\n  echo a \\ \n    b\n", "c: \"echo a \\\\\\\\ \\n  b\\n\"\n"},
 	}
 	for _, tt := range tests {
 		docs, err := Parse([]byte(tt.input), testLimits)
