@@ -254,3 +254,16 @@ func tolerates(list []corev1.Toleration, key string, effect string) bool {
 	}
 	return false
 }
+
+// TestNoLineTheRunnerCannotRead: runner-go reads a config line by line
+// with a 64 KiB buffer and silently drops everything after a longer
+// line, so no converted output may have one the input did not.
+func TestNoLineTheRunnerCannotRead(t *testing.T) {
+	for _, c := range convertedConfigs(t) {
+		for _, line := range bytes.Split(c.Output, []byte("\n")) {
+			if len(line) >= 64<<10 && !bytes.Contains(c.Input, line) {
+				t.Errorf("%s: the conversion wrote a %d-byte line", c.Name, len(line))
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	yamlv3 "gopkg.in/yaml.v3"
 
@@ -249,7 +250,7 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, m
 		outcome.Reason = "already runs on ECI: nothing to change"
 		return outcome, nil
 	}
-	if err := transform.Annotate(p, ReportAnnotation, p.Report.String()); err != nil {
+	if err := transform.Annotate(p, ReportAnnotation, shortReport(p.Report.String())); err != nil {
 		return outcome, err
 	}
 	doc.Edited = true
@@ -347,4 +348,22 @@ func isKubernetesPipeline(doc *yamldoc.Document) bool {
 		}
 	}
 	return kind == "pipeline" && typ == "kubernetes"
+}
+
+// maxReportAnnotation bounds the report annotation. It is written on one
+// line of YAML, and the runner reads configs line by line with a 64 KiB
+// buffer, silently dropping everything after a longer line; the whole
+// report is in the service's log and the dry-run CLI's output.
+const maxReportAnnotation = 4 << 10
+
+func shortReport(report string) string {
+	if len(report) <= maxReportAnnotation {
+		return report
+	}
+	const more = " … (cut; drone-convert-eci convert prints the whole report)"
+	cut := maxReportAnnotation - len(more)
+	for cut > 0 && !utf8.RuneStart(report[cut]) {
+		cut--
+	}
+	return report[:cut] + more
 }

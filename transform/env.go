@@ -61,6 +61,12 @@ const (
 	// envMaxAnnotationBytes bounds what the annotations carrier adds to
 	// a pod: Kubernetes refuses pods whose annotations exceed 256 KiB.
 	envMaxAnnotationBytes = 128 << 10
+	// envMaxAnnotationLine bounds one env file annotation. It is written
+	// on one line of YAML, and the runner reads configs line by line with
+	// a 64 KiB buffer, silently dropping the rest of the file after a
+	// longer line (runner-go manifest.ParseRaw); YAML quoting may double
+	// the length.
+	envMaxAnnotationLine = 30 << 10
 )
 
 // EnvSecret is a Secret the env transform needs in the cluster before
@@ -292,6 +298,17 @@ func (e Env) apply(p *Pipeline) error {
 		p.Report.Changes = slices.DeleteFunc(p.Report.Changes, func(c string) bool { return strings.HasPrefix(c, "env: ") })
 		p.Report.Warn("env: env files would add %d bytes of annotations (limit %d): every step keeps its env", total, envMaxAnnotationBytes)
 		return nil
+	}
+	if carrier == CarrierAnnotations {
+		for i, f := range files {
+			if len(contents[i]) > envMaxAnnotationLine {
+				// Moved pipeline values live only in the files, so one step
+				// cannot keep its env alone: all keep theirs.
+				p.Report.Changes = slices.DeleteFunc(p.Report.Changes, func(c string) bool { return strings.HasPrefix(c, "env: ") })
+				p.Report.Warn("env: step %q's env file would be a %d-byte annotation, one line of YAML the runner may not read whole (it reads lines of up to 64 KiB): every step keeps its env", f.step.name, len(contents[i]))
+				return nil
+			}
+		}
 	}
 
 	// Edit: pipeline env first (the files hold its values now), then
