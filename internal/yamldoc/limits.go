@@ -10,6 +10,8 @@ import (
 // aliases would see it, without expanding anything: each node's expanded
 // size and height are computed once and reused wherever an alias points
 // at it, so a "billion laughs" config costs a few microseconds to refuse.
+// Size is in nodes, a scalar counting one more for every 64 bytes it
+// holds, so a long string aliased many times is bounded like many nodes.
 func checkExpansion(docs []*Document, limits Limits) error {
 	m := measurer{
 		size:   map[*yaml.Node]int64{},
@@ -73,7 +75,7 @@ func (m *measurer) measure(n *yaml.Node) (int64, int, error) {
 		}
 		m.open[n] = true
 	}
-	size, height := int64(1), 0
+	size, height := weight(n), 0
 	for _, child := range n.Content {
 		s, h, err := m.measure(child)
 		if err != nil {
@@ -92,8 +94,13 @@ func (m *measurer) measure(n *yaml.Node) (int64, int, error) {
 	return size, height, nil
 }
 
+// weight is what one node counts for in the expansion budget.
+func weight(n *yaml.Node) int64 {
+	return 1 + int64(len(n.Value))/64
+}
+
 func countLiteral(n *yaml.Node) int64 {
-	count := int64(1)
+	count := weight(n)
 	for _, child := range n.Content {
 		count += countLiteral(child)
 	}
