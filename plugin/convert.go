@@ -207,6 +207,9 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, m
 	if dup := doc.DuplicateKey(); dup != nil {
 		return outcome, fmt.Errorf("pipeline %q: line %d: key %q is written twice in one mapping; Drone keeps the last one silently, so remove the other before converting", h.Name, doc.FileLine(dup), dup.Value)
 	}
+	if merge, key := doc.LateMerge(); merge != nil {
+		return outcome, fmt.Errorf("pipeline %q: line %d: the merge key (<<) comes after %q and its anchor sets %q too; Drone's YAML library then takes the anchor's value, the YAML spec the key's: move the merge key first (or drop one %q) so both agree", h.Name, doc.FileLine(merge), key, key, key)
+	}
 	disabled, err := c.disabled(h)
 	if err != nil {
 		return outcome, fmt.Errorf("pipeline %q: %w", h.Name, err)

@@ -24,6 +24,7 @@ func FuzzHeader(f *testing.F) {
 		}
 	}
 	f.Add([]byte("base: &b {kind: pipeline, type: kubernetes}\n<<: *b\nname: on\nmetadata: {annotations: {drone-convert-eci/enabled: yes}}\n"))
+	f.Add([]byte("kind: pipeline\ntype: docker\n<<: {type: kubernetes}\nname: late\n"))
 	limits := NewConverter(config.Default()).limits
 	f.Fuzz(func(t *testing.T, data []byte) {
 		docs, err := yamldoc.Parse(data, limits)

@@ -412,17 +412,78 @@ func Lookup(m *yaml.Node, key string) *yaml.Node {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
-	// A key written twice is legal to buildkite/yaml, and the last one
-	// wins there, so it wins here.
-	if i := LastKey(m, key); i >= 0 {
-		return m.Content[i+1]
-	}
-	for _, s := range MergeSources(m) {
-		if v := Lookup(s, key); v != nil {
-			return v
+	// buildkite/yaml applies a mapping's entries in document order, a
+	// merge key setting every key of its sources where it stands (unlike
+	// the YAML spec, where explicit keys always win), and a key written
+	// twice keeps the last value. So the last entry that sets key wins.
+	for i := len(m.Content) - 2; i >= 0; i -= 2 {
+		k := m.Content[i]
+		if !IsMergeKey(k) {
+			if k.Value == key {
+				return m.Content[i+1]
+			}
+			continue
+		}
+		for _, s := range sourcesOf(m.Content[i+1]) {
+			if v := Lookup(s, key); v != nil {
+				return v
+			}
 		}
 	}
 	return nil
+}
+
+// sourcesOf lists the mappings one merge key's value brings in, in
+// precedence order.
+func sourcesOf(value *yaml.Node) []*yaml.Node {
+	source := Resolve(value)
+	if source != nil && source.Kind == yaml.SequenceNode {
+		return source.Content
+	}
+	return []*yaml.Node{source}
+}
+
+// LateMerge returns the first merge key of the document that comes after
+// an explicit key its sources also set, and that key's name. The YAML
+// spec lets the explicit key win; buildkite/yaml, which Drone reads
+// configs with, lets the merge win. Editing such a document would mean
+// choosing one reading.
+func (d *Document) LateMerge() (*yaml.Node, string) {
+	if d.Root == nil {
+		return nil, ""
+	}
+	return lateMerge(d.Root, map[*yaml.Node]bool{})
+}
+
+func lateMerge(n *yaml.Node, seen map[*yaml.Node]bool) (*yaml.Node, string) {
+	if n == nil || seen[n] {
+		return nil, ""
+	}
+	seen[n] = true
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if !IsMergeKey(n.Content[i]) {
+				continue
+			}
+			for j := 0; j < i; j += 2 {
+				k := n.Content[j]
+				if IsMergeKey(k) {
+					continue
+				}
+				for _, s := range sourcesOf(n.Content[i+1]) {
+					if Lookup(s, k.Value) != nil {
+						return n.Content[i], k.Value
+					}
+				}
+			}
+		}
+	}
+	for _, child := range n.Content {
+		if m, key := lateMerge(child, seen); m != nil {
+			return m, key
+		}
+	}
+	return nil, ""
 }
 
 // LastKey returns the index in m.Content of the last explicit (not
@@ -441,14 +502,8 @@ func LastKey(m *yaml.Node, key string) int {
 func MergeSources(m *yaml.Node) []*yaml.Node {
 	var sources []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if !IsMergeKey(m.Content[i]) {
-			continue
-		}
-		source := Resolve(m.Content[i+1])
-		if source != nil && source.Kind == yaml.SequenceNode {
-			sources = append(sources, source.Content...)
-		} else {
-			sources = append(sources, source)
+		if IsMergeKey(m.Content[i]) {
+			sources = append(sources, sourcesOf(m.Content[i+1])...)
 		}
 	}
 	return sources
