@@ -493,12 +493,20 @@ func readEnv(m *yaml.Node, field string) ([]envVar, error) {
 	for _, kv := range flatten(m) {
 		v := envVar{name: kv.key.Value, key: kv.key, value: kv.value}
 		value := resolve(kv.value)
-		if value.Kind != yaml.ScalarNode {
+		switch {
+		case value.Kind != yaml.ScalarNode:
 			v.secret = true
-		} else if !isNull(value) || value.Tag == "!!str" {
+		case isNull(value) && value.Tag != "!!str":
+			// The runner skips a null value (its field is a nil pointer):
+			// the variable is not set at all, which a file cannot say.
+		case strings.Contains(value.Value, `\`):
+			// envsubst halves some backslashes of the YAML text before it
+			// is parsed, and double-quoted escapes are read after that:
+			// only the runner knows what such a value becomes.
+		case value.Tag == "!!binary":
+			// The runner decodes it; the tree holds base64.
+		default:
 			v.literal, v.ok = envLiteral(value.Value)
-		} else {
-			v.literal, v.ok = "", true
 		}
 		vars = append(vars, v)
 	}
