@@ -141,7 +141,7 @@ func readContainers(body *yaml.Node, key string, service bool) ([]*container, er
 		c := &container{service: service, index: i, node: n, name: lookupString(n, "name"), image: lookupString(n, "image")}
 		c.repository = repository(c.image)
 		c.flavour = dockerPluginFlavours[c.repository]
-		c.commands = lookup(n, "commands") != nil || lookup(n, "entrypoint") != nil
+		c.commands = nonEmpty(lookup(n, "commands")) || nonEmpty(lookup(n, "entrypoint"))
 		c.privileged, _ = truth(lookup(n, "privileged"))
 		c.dockerHost = lookup(resolve(lookup(n, "environment")), "DOCKER_HOST") != nil
 		if mounts := resolve(lookup(n, "volumes")); mounts != nil && mounts.Kind == yaml.SequenceNode {

@@ -75,9 +75,38 @@ func truth(n *yaml.Node) (value, known bool) {
 	if !ok {
 		return false, false
 	}
+	// Drone reads YAML 1.1: a plain yes/no/on/off is a boolean there.
+	if resolve(n).Style == 0 {
+		if b, ok := yaml11Bools[s]; ok {
+			return b, true
+		}
+	}
 	b, err := strconv.ParseBool(s)
 	if err != nil {
 		return false, false
 	}
 	return b, true
+}
+
+// yaml11Bools are the plain scalars YAML 1.1 (buildkite/yaml) reads as
+// booleans beyond what strconv.ParseBool knows.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true,
+	"on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false,
+	"off": false, "Off": false, "OFF": false,
+}
+
+// nonEmpty says whether a commands or entrypoint value gives the runner
+// anything to run: it treats an empty list (and null) as none, so such a
+// step is still a plugin step.
+func nonEmpty(n *yaml.Node) bool {
+	n = resolve(n)
+	switch {
+	case n == nil || isNull(n):
+		return false
+	case n.Kind == yaml.SequenceNode:
+		return len(n.Content) > 0
+	}
+	return true
 }
