@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/buildkite/yaml"
+	"github.com/drone/envsubst"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
@@ -88,12 +89,19 @@ func inventory(t *testing.T, data []byte) contents {
 			continue
 		}
 		c.documents++
+		// As the runner reads it: envsubst over the text first (the
+		// converter writes some scalars for that), then buildkite/yaml.
+		text, err := envsubst.Eval(string(doc.Raw), func(name string) string { return name })
+		if err != nil {
+			text = string(doc.Raw)
+		}
+		raw := []byte(text)
 		var pipeline struct {
 			Name     string
 			Steps    []struct{ Name string }
 			Services []struct{ Name string }
 		}
-		_ = yaml.Unmarshal(doc.Raw, &pipeline) // not every document is a pipeline
+		_ = yaml.Unmarshal(raw, &pipeline) // not every document is a pipeline
 		for _, s := range pipeline.Steps {
 			c.steps = append(c.steps, pipeline.Name+"/"+s.Name)
 		}
@@ -101,7 +109,7 @@ func inventory(t *testing.T, data []byte) contents {
 			c.services = append(c.services, pipeline.Name+"/"+s.Name)
 		}
 		var tree any
-		if yaml.Unmarshal(doc.Raw, &tree) == nil {
+		if yaml.Unmarshal(raw, &tree) == nil {
 			c.secrets = append(c.secrets, secretRefs(tree)...)
 		}
 	}
