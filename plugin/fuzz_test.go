@@ -39,6 +39,11 @@ func FuzzConvert(f *testing.F) {
 			return
 		}
 		before, after := inventory(t, data), inventory(t, first.Config)
+		if before.unreadable {
+			// The runner's envsubst refuses the original: Drone cannot run
+			// it either way, so what the runner would read is no oracle.
+			before.steps, before.services, before.secrets = nil, nil, nil
+		}
 		if before.documents != after.documents {
 			t.Fatalf("documents: %d before, %d after\n%q\n%q", before.documents, after.documents, data, first.Config)
 		}
@@ -73,6 +78,8 @@ type contents struct {
 	steps     []string // "pipeline/step"
 	services  []string // "pipeline/service"
 	secrets   []string
+	// unreadable: the runner's envsubst refuses some document.
+	unreadable bool
 }
 
 // inventory reads a config the way Drone does (buildkite/yaml) and lists
@@ -93,6 +100,7 @@ func inventory(t *testing.T, data []byte) contents {
 		// converter writes some scalars for that), then buildkite/yaml.
 		text, err := envsubst.Eval(string(doc.Raw), func(name string) string { return name })
 		if err != nil {
+			c.unreadable = true
 			text = string(doc.Raw)
 		}
 		raw := []byte(text)
@@ -120,11 +128,11 @@ func secretRefs(v any) []string {
 	var refs []string
 	switch v := v.(type) {
 	case map[any]any:
-		for k, child := range v {
-			if k == "from_secret" {
-				refs = append(refs, fmt.Sprint(child))
-				continue
-			}
+		// A secret reference is a mapping holding from_secret alone.
+		if name, ok := v["from_secret"]; ok && len(v) == 1 {
+			return []string{fmt.Sprint(name)}
+		}
+		for _, child := range v {
 			refs = append(refs, secretRefs(child)...)
 		}
 	case []any:

@@ -22,12 +22,13 @@ type header struct {
 // readHeader decodes the header fields with buildkite/yaml from a small
 // document holding only them (merge keys and aliases resolved), rather
 // than from the whole document: the answer is the same, and decoding a
-// long pipeline twice more was a sixth of a conversion's cost.
+// long pipeline twice more was a sixth of a conversion's cost. Values
+// are what the runner reads, after envsubst's backslash rule.
 func readHeader(doc *yamldoc.Document, h *header) error {
 	if doc.DuplicateKey() != nil {
 		// buildkite/yaml merges a repeated mapping key into what it read
 		// before; only the library itself knows the result exactly.
-		return yaml.Unmarshal(doc.Raw, h)
+		return yaml.Unmarshal(doc.DroneText(), h)
 	}
 	subset, err := yamldoc.Subset(doc.Body(), "kind", "type", "name", "metadata")
 	if err != nil {

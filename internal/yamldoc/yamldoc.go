@@ -48,6 +48,12 @@ type Document struct {
 	firstLine int
 }
 
+// DroneText is the document's text as Drone's runner parses it: without
+// its separator line, after envsubst's backslash rule.
+func (d *Document) DroneText() []byte {
+	return envsubstBackslashes(d.Raw[len(separatorLine(d.Raw)):])
+}
+
 // FileLine is the line of the whole file that node n (of this document)
 // is on, as the author's editor numbers it.
 func (d *Document) FileLine(n *yaml.Node) int {
@@ -104,28 +110,40 @@ func (d *Document) Body() *yaml.Node {
 // Parse splits and parses data, then checks the limits. The error names
 // the document and carries the parser's own message.
 func Parse(data []byte, limits Limits) ([]*Document, error) {
-	chunks := split(data)
-	docs := make([]*Document, 0, len(chunks))
+	chunks, ignored := split(data)
+	docs := make([]*Document, 0, len(chunks)+1)
 	number, line := 0, 1
 	for _, raw := range chunks {
 		first := line
 		line += bytes.Count(raw, []byte("\n"))
 		doc := &Document{Raw: raw, firstLine: first}
-		if hasContent(raw) {
+		body, bodyLine := raw, first
+		if sep := separatorLine(raw); sep != nil {
+			// Drone drops a separator line whole, whatever follows "---".
+			body, bodyLine = raw[len(sep):], first+1
+		}
+		if hasContent(body) {
 			number++
 			doc.Number = number
 			if number > limits.MaxDocuments {
 				return nil, fmt.Errorf("config has more than %d YAML documents (DRONE_ECI_MAX_DOCUMENTS)", limits.MaxDocuments)
 			}
 			var root yaml.Node
-			if err := yaml.Unmarshal(raw, &root); err != nil {
-				return nil, fmt.Errorf("document %d: invalid YAML: %s", number, fileLines(err, first))
+			// Drone runs envsubst over the text before parsing it, and
+			// envsubst halves "\\" and turns "\/" into "/": the tree holds
+			// what Drone parses, and Encode doubles backslashes back.
+			if err := yaml.Unmarshal(envsubstBackslashes(body), &root); err != nil {
+				return nil, fmt.Errorf("document %d: invalid YAML: %s", number, fileLines(err, bodyLine))
 			}
 			if root.Kind != 0 {
 				doc.Root = &root
+				doc.firstLine = bodyLine
 			}
 		}
 		docs = append(docs, doc)
+	}
+	if ignored != nil {
+		docs = append(docs, &Document{Raw: ignored})
 	}
 	if err := checkExpansion(docs, limits); err != nil {
 		return nil, err
@@ -145,6 +163,7 @@ func Encode(docs []*Document) ([]byte, error) {
 		out.Write(separatorPrefix(doc.Raw))
 		repairAliases(doc.Root)
 		prepare(doc.Root, false, map[*yaml.Node]bool{})
+		doubleBackslashes(doc.Root, map[*yaml.Node]bool{})
 		enc := yaml.NewEncoder(&out)
 		enc.SetIndent(2)
 		if err := enc.Encode(doc.Root); err != nil {
@@ -157,14 +176,13 @@ func Encode(docs []*Document) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// split cuts data at document-start markers. YAML forbids a line that
-// starts with "---" followed by a blank inside any scalar, so such a line
-// always begins a new document; directive lines ("%YAML") just before it
-// belong to the document they introduce.
-func split(data []byte) [][]byte {
-	var chunks [][]byte
+// split cuts data into documents the way Drone reads a config
+// (runner-go manifest.ParseRaw, and the server's copy of it): every line
+// that starts with "---" begins a new document, and a line that starts
+// with "..." ends the config: Drone ignores it and everything after, which
+// split returns as ignored, kept only for its bytes.
+func split(data []byte) (chunks [][]byte, ignored []byte) {
 	start := 0
-	directives := -1 // offset of the first directive line since the last content
 	for off := 0; off < len(data); {
 		end := bytes.IndexByte(data[off:], '\n')
 		next := len(data)
@@ -173,59 +191,44 @@ func split(data []byte) [][]byte {
 		}
 		line := data[off:next]
 		switch {
-		case isDocumentStart(line):
-			cut := off
-			if directives >= 0 {
-				cut = directives
+		case bytes.HasPrefix(line, []byte("---")):
+			if off > start {
+				chunks = append(chunks, data[start:off])
+				start = off
 			}
-			if cut > start {
-				chunks = append(chunks, data[start:cut])
-				start = cut
+		case bytes.HasPrefix(line, []byte("...")):
+			if off > start || len(chunks) == 0 {
+				chunks = append(chunks, data[start:off])
 			}
-			directives = -1
-		case len(line) > 0 && line[0] == '%':
-			if directives < 0 {
-				directives = off
-			}
-		default:
-			directives = -1
+			return chunks, data[off:]
 		}
 		off = next
 	}
 	if start < len(data) || len(chunks) == 0 {
 		chunks = append(chunks, data[start:])
 	}
-	return chunks
+	return chunks, nil
 }
 
-func isDocumentStart(line []byte) bool {
-	if !bytes.HasPrefix(line, []byte("---")) {
-		return false
+// separatorLine returns the chunk's first line when it is a document
+// separator, nil when the chunk starts without one.
+func separatorLine(raw []byte) []byte {
+	if !bytes.HasPrefix(raw, []byte("---")) {
+		return nil
 	}
-	if len(line) == 3 {
-		return true
+	if end := bytes.IndexByte(raw, '\n'); end >= 0 {
+		return raw[:end+1]
 	}
-	switch line[3] {
-	case ' ', '\t', '\n', '\r':
-		return true
-	}
-	return false
+	return raw
 }
 
-// hasContent reports whether a chunk holds anything but blank lines,
-// comments, directives and markers, i.e. whether a parser sees a
-// document in it.
-func hasContent(raw []byte) bool {
-	for _, line := range bytes.Split(raw, []byte("\n")) {
+// hasContent reports whether a document's body (its separator line
+// removed) holds anything but blank lines and comments, i.e. whether a
+// parser sees a document in it.
+func hasContent(body []byte) bool {
+	for _, line := range bytes.Split(body, []byte("\n")) {
 		trimmed := bytes.TrimSpace(line)
-		switch {
-		case len(trimmed) == 0, trimmed[0] == '#', line[0] == '%':
-		case isDocumentStart(line):
-			if rest := bytes.TrimSpace(line[3:]); len(rest) > 0 && rest[0] != '#' {
-				return true
-			}
-		case bytes.Equal(bytes.TrimRight(line, " \t\r"), []byte("...")):
-		default:
+		if len(trimmed) > 0 && trimmed[0] != '#' {
 			return true
 		}
 	}
@@ -233,30 +236,10 @@ func hasContent(raw []byte) bool {
 }
 
 // separatorPrefix is the part of a document's original text that the
-// encoder does not write: its directives and "---" line.
+// encoder does not write: its separator line, as written (Drone ignores
+// whatever follows "---" on it).
 func separatorPrefix(raw []byte) []byte {
-	off := 0
-	for off < len(raw) {
-		end := bytes.IndexByte(raw[off:], '\n')
-		next := len(raw)
-		if end >= 0 {
-			next = off + end + 1
-		}
-		line := raw[off:next]
-		if isDocumentStart(line) {
-			if rest := bytes.TrimSpace(line[3:]); len(rest) > 0 && rest[0] != '#' {
-				// "--- key: value" style: the content is on the marker line,
-				// so keep only the marker itself.
-				return append(append([]byte{}, raw[:off]...), "---\n"...)
-			}
-			return raw[:next]
-		}
-		if len(line) == 0 || line[0] != '%' {
-			return raw[:off]
-		}
-		off = next
-	}
-	return raw[:off]
+	return separatorLine(raw)
 }
 
 // IsMergeKey reports whether n is a YAML merge key ("<<"), which
@@ -328,31 +311,21 @@ func prepare(n *yaml.Node, inFlow bool, seen map[*yaml.Node]bool) {
 // wrong:
 //   - a scalar starting with a line break printed as a block: the
 //     encoder drops that first break ("|\n\n  x" comes back as "x");
-//   - a scalar whose backslashes are written raw (plain, single-quoted,
-//     literal or folded) but which the encoder would print double-quoted
-//     anyway, e.g. a literal block with a trailing space. Drone runs
-//     envsubst over the config text before parsing it, and envsubst
-//     turns "\\" into "\" and "\/" into "/": a raw backslash survives
-//     that, a double-quoted escape does not. The scalar then holds what
-//     the original meant after envsubst, its backslashes doubled for
-//     envsubst to undo.
+//   - a folded scalar with more-indented lines: the encoder folds them
+//     differently from how they were read (an extra line break).
 func requote(n *yaml.Node, inFlow bool) {
 	if n.Kind != yaml.ScalarNode || n.Style&yaml.DoubleQuotedStyle != 0 {
 		return
 	}
-	backslash := strings.Contains(n.Value, `\`)
 	leadingBreak := strings.HasPrefix(n.Value, "\n")
-	if !backslash && !leadingBreak {
+	indentedLine := strings.Contains(n.Value, "\n ") || strings.Contains(n.Value, "\n\t")
+	if !leadingBreak && !indentedLine {
 		return
 	}
 	printed := printedAs(n, inFlow)
-	if printed != '"' && !(leadingBreak && (printed == '|' || printed == '>')) {
-		return
+	if (leadingBreak && (printed == '|' || printed == '>')) || (indentedLine && printed == '>') {
+		n.Style = yaml.DoubleQuotedStyle
 	}
-	if backslash {
-		n.Value = strings.ReplaceAll(envsubstBackslashes(n.Value), `\`, `\\`)
-	}
-	n.Style = yaml.DoubleQuotedStyle
 }
 
 // printedAs is the first byte yaml.v3's encoder prints for the scalar:
@@ -372,15 +345,36 @@ func printedAs(n *yaml.Node, inFlow bool) byte {
 
 // envsubstBackslashes is what drone/envsubst does to backslashes in
 // text: "\\" becomes "\" and "\/" becomes "/", left to right.
-func envsubstBackslashes(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '\\' || s[i+1] == '/') {
+func envsubstBackslashes(text []byte) []byte {
+	if bytes.IndexByte(text, '\\') < 0 {
+		return text
+	}
+	out := make([]byte, 0, len(text))
+	for i := 0; i < len(text); i++ {
+		if text[i] == '\\' && i+1 < len(text) && (text[i+1] == '\\' || text[i+1] == '/') {
 			i++
 		}
-		b.WriteByte(s[i])
+		out = append(out, text[i])
 	}
-	return b.String()
+	return out
+}
+
+// doubleBackslashes readies the tree for Drone's envsubst. The tree
+// holds what Drone parses after envsubst has halved "\\" (Parse);
+// doubling every backslash of every value makes the encoded text, raw or
+// escaped, halve back to it, and keeps it valid YAML for the Drone
+// server, which parses the text as it is.
+func doubleBackslashes(n *yaml.Node, seen map[*yaml.Node]bool) {
+	if n == nil || seen[n] {
+		return
+	}
+	seen[n] = true
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, `\`) {
+		n.Value = strings.ReplaceAll(n.Value, `\`, `\\`)
+	}
+	for _, child := range n.Content {
+		doubleBackslashes(child, seen)
+	}
 }
 
 func spellNull(n *yaml.Node) {

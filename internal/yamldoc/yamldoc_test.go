@@ -12,30 +12,34 @@ var testLimits = Limits{MaxDocuments: 200, MaxDepth: 64, MaxExpandedNodes: 10000
 
 func TestSplit(t *testing.T) {
 	tests := []struct {
-		name   string
-		input  string
-		chunks []string
+		name    string
+		input   string
+		chunks  []string
+		ignored string
 	}{
-		{"single", "a: 1\n", []string{"a: 1\n"}},
-		{"leading marker", "---\na: 1\n", []string{"---\na: 1\n"}},
-		{"two documents", "a: 1\n---\nb: 2\n", []string{"a: 1\n", "---\nb: 2\n"}},
-		{"no final newline", "a: 1\n---\nb: 2", []string{"a: 1\n", "---\nb: 2"}},
-		{"crlf", "a: 1\r\n---\r\nb: 2\r\n", []string{"a: 1\r\n", "---\r\nb: 2\r\n"}},
-		{"marker with comment", "a: 1\n--- # two\nb: 2\n", []string{"a: 1\n", "--- # two\nb: 2\n"}},
-		{"directive belongs to the next document", "a: 1\n%YAML 1.1\n---\nb: 2\n", []string{"a: 1\n", "%YAML 1.1\n---\nb: 2\n"}},
-		{"indented dashes are content", "a: |\n  ---\n  text\n", []string{"a: |\n  ---\n  text\n"}},
-		{"dashes inside a word are content", "a: 1\n----\n", []string{"a: 1\n----\n"}},
-		{"document end marker stays", "a: 1\n...\n---\nb: 2\n", []string{"a: 1\n...\n", "---\nb: 2\n"}},
-		{"empty", "", []string{""}},
+		{name: "single", input: "a: 1\n", chunks: []string{"a: 1\n"}},
+		{name: "leading marker", input: "---\na: 1\n", chunks: []string{"---\na: 1\n"}},
+		{name: "two documents", input: "a: 1\n---\nb: 2\n", chunks: []string{"a: 1\n", "---\nb: 2\n"}},
+		{name: "no final newline", input: "a: 1\n---\nb: 2", chunks: []string{"a: 1\n", "---\nb: 2"}},
+		{name: "crlf", input: "a: 1\r\n---\r\nb: 2\r\n", chunks: []string{"a: 1\r\n", "---\r\nb: 2\r\n"}},
+		{name: "marker with comment", input: "a: 1\n--- # two\nb: 2\n", chunks: []string{"a: 1\n", "--- # two\nb: 2\n"}},
+		// Drone splits at any line starting with "---", as runner-go's
+		// manifest.ParseRaw does, not only at YAML's markers.
+		{name: "any dashes line separates", input: "a: 1\n----\nb: 2\n", chunks: []string{"a: 1\n", "----\nb: 2\n"}},
+		{name: "indented dashes are content", input: "a: |\n  ---\n  text\n", chunks: []string{"a: |\n  ---\n  text\n"}},
+		// ... ends the config for Drone: the rest is ignored.
+		{name: "end marker ends the config", input: "a: 1\n...\n---\nb: 2\n", chunks: []string{"a: 1\n"}, ignored: "...\n---\nb: 2\n"},
+		{name: "empty", input: "", chunks: []string{""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			chunks, ignored := split([]byte(tt.input))
 			var got []string
-			for _, c := range split([]byte(tt.input)) {
+			for _, c := range chunks {
 				got = append(got, string(c))
 			}
-			if strings.Join(got, "|") != strings.Join(tt.chunks, "|") || len(got) != len(tt.chunks) {
-				t.Errorf("split(%q) = %q, want %q", tt.input, got, tt.chunks)
+			if strings.Join(got, "|") != strings.Join(tt.chunks, "|") || len(got) != len(tt.chunks) || string(ignored) != tt.ignored {
+				t.Errorf("split(%q) = %q, %q; want %q, %q", tt.input, got, ignored, tt.chunks, tt.ignored)
 			}
 		})
 	}
@@ -137,8 +141,8 @@ func TestEncodeKeepsMeaning(t *testing.T) {
 		{"a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\n", "a: &a {x: 1}\nb:\n  <<: *a\n  y: 2\n"},
 		{"temp:\n", "temp:\n"},
 		// A literal block with a trailing space cannot stay a block; the
-		// double-quoted form must survive Drone's envsubst, which turns
-		// "\\\\" into "\\": the continuation backslash stays one backslash.
+		// backslash in the value is doubled (escaped: four) for Drone's
+		// envsubst, which halves "\\\\": Drone reads "echo a \\ \n  b\n".
 		{"c: |\n  echo a \\ \n    b\n", "c: \"echo a \\\\\\\\ \\n  b\\n\"\n"},
 	}
 	for _, tt := range tests {
