@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/distribution/reference"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +26,7 @@ import (
 	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/runnertest"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
+	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
 
 // admissionConfigs converts every testdata input and corpus file with
@@ -170,6 +172,7 @@ func TestAdmissionRunnerPods(t *testing.T) {
 	tools := admissionTools(t)
 	workdir := t.TempDir()
 	stats := map[string]int{}
+	keptImages := map[string]int{}
 	placeholderRuns := map[string]int{}
 	for _, c := range admissionConfigs(t) {
 		t.Run(c.Name, func(t *testing.T) {
@@ -210,10 +213,11 @@ func TestAdmissionRunnerPods(t *testing.T) {
 							if kept[after.Name] == "" {
 								t.Errorf("%s %s %s: %d env vars and not reported", event, res.Pipeline, step.Name, len(after.Env))
 							}
-							if len(before.Command) > 0 || strings.HasPrefix(step.Image, "docker.io/plugins/kaniko") {
-								t.Errorf("%s %s step %q: a command or kaniko step kept over the budget: %s", event, res.Pipeline, step.Name, kept[after.Name])
+							if len(before.Command) > 0 || inTable(step.Image) {
+								t.Errorf("%s %s step %q: a command step or one whose image is in the built-in entrypoint table kept over the budget: %s", event, res.Pipeline, step.Name, kept[after.Name])
 							}
 							stats["kept over budget"]++
+							keptImages[familiar(step.Image)]++
 							t.Logf("%s %s %q (%s): kept: %s", event, res.Pipeline, step.Name, step.Image, kept[after.Name])
 							continue
 						}
@@ -258,13 +262,41 @@ func TestAdmissionRunnerPods(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%v; placeholder phase run for %v", stats, placeholderRuns)
+	t.Logf("%v; placeholder phase run for %v; kept over budget by image: %v", stats, placeholderRuns, keptImages)
+	// What stays over the budget is only what the table deliberately
+	// leaves out: services (ENTRYPOINT plus CMD), images not verified
+	// from their Dockerfile, and steps without commands on a non-plugin
+	// image.
+	for image := range keptImages {
+		if !slices.Contains(uncoveredImages, image) {
+			t.Errorf("%s kept over the budget: not an image the README lists as uncovered", image)
+		}
+	}
 	if stats["shell loader"] == 0 || stats["static loader"] == 0 {
 		t.Error("no container used the shell loader or the static loader: the test proves nothing")
 	}
 	if tools != nil && (placeholderRuns["shell"] == 0 || placeholderRuns["static"] == 0) {
 		t.Error("the placeholder phase was not run for both loaders")
 	}
+}
+
+// uncoveredImages are the images of the testdata and corpus whose
+// containers may stay over the budget (README "Admission webhook").
+var uncoveredImages = []string{"redis", "postgres", "golang", "sspringett/nvdmirror"}
+
+// inTable says whether image's repository is in the built-in
+// entrypoint table.
+func inTable(image string) bool {
+	_, ok := transform.DefaultEntrypoints()[familiar(image)]
+	return ok
+}
+
+func familiar(image string) string {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return image
+	}
+	return reference.FamiliarName(named)
 }
 
 func stepOf(r runnertest.Result, c *corev1.Container) struct{ Name, Image string } {

@@ -25,18 +25,82 @@ type Entrypoint struct {
 	Cmd        []string `json:"cmd,omitempty"`
 }
 
-// DefaultEntrypoints are the images the converter produces and the
-// runner's default clone image, by familiar repository name. Sources:
-// drone-kaniko v1.13.9 (KANIKO.md: /kaniko/kaniko-docker, -ecr, -gcr,
-// -gar, -acr), drone/drone-git's linux Dockerfile (/usr/local/bin/clone).
+// DefaultEntrypoints are the images the converter produces, the
+// runner's default clone image and the Drone plugins of the corpus, by
+// familiar repository name (any tag or digest, docker.io/ ignored).
+// Every entry was read from the image's own linux Dockerfile in its
+// public repository (named beside it, with the commit or tag read); none
+// of these Dockerfiles sets a CMD, so the ENTRYPOINT is all the image
+// runs. Services (redis, postgres, ...) are deliberately absent: their
+// images run an ENTRYPOINT plus a CMD. An image built before the
+// Dockerfile read may run something else: where the history shows an
+// older entrypoint, the comment says until when.
 func DefaultEntrypoints() map[string]Entrypoint {
 	return map[string]Entrypoint{
+		// drone-kaniko v1.13.9 (KANIKO.md).
 		"plugins/kaniko":     {Entrypoint: []string{"/kaniko/kaniko-docker"}},
 		"plugins/kaniko-ecr": {Entrypoint: []string{"/kaniko/kaniko-ecr"}},
 		"plugins/kaniko-gcr": {Entrypoint: []string{"/kaniko/kaniko-gcr"}},
 		"plugins/kaniko-gar": {Entrypoint: []string{"/kaniko/kaniko-gar"}},
 		"plugins/kaniko-acr": {Entrypoint: []string{"/kaniko/kaniko-acr"}},
-		"drone/git":          {Entrypoint: []string{"/usr/local/bin/clone"}},
+		// drone/drone-git's linux Dockerfile.
+		"drone/git": {Entrypoint: []string{"/usr/local/bin/clone"}},
+
+		// drone-plugins/drone-docker docker/<name>/Dockerfile.linux.amd64
+		// (and .arm64), read at b7ef37f8 (2026-07-31, after v21.3.4) and
+		// identical at every tag v18.06.0..v21.3.4 (the docker:dind base's
+		// entrypoint script, then the plugin). Before 797ada9 (2019-01,
+		// older than the v18.06.0 tag) ecr, gcr and heroku ran
+		// /bin/drone-docker-ecr, -gcr, -heroku; gar exists from v20.17.0,
+		// acr from v18.09.1.
+		"plugins/docker": {Entrypoint: []string{"/usr/local/bin/dockerd-entrypoint.sh", "/bin/drone-docker"}},
+		"plugins/ecr":    {Entrypoint: []string{"/usr/local/bin/dockerd-entrypoint.sh", "/bin/drone-ecr"}},
+		"plugins/gcr":    {Entrypoint: []string{"/usr/local/bin/dockerd-entrypoint.sh", "/bin/drone-gcr"}},
+		"plugins/gar":    {Entrypoint: []string{"/usr/local/bin/dockerd-entrypoint.sh", "/bin/drone-gar"}},
+		"plugins/acr":    {Entrypoint: []string{"/usr/local/bin/dockerd-entrypoint.sh", "/bin/drone-acr"}},
+		"plugins/heroku": {Entrypoint: []string{"/usr/local/bin/dockerd-entrypoint.sh", "/bin/drone-heroku"}},
+		// drone-plugins/drone-slack docker/Dockerfile.linux.amd64 (and
+		// .arm64) at 7013a1e7 (2025-05-09, v1.4.1); the same path at
+		// every tag v1.1.1..v1.4.1 and since 2016 (2015 images ran
+		// /go/bin/drone-slack).
+		"plugins/slack": {Entrypoint: []string{"/bin/drone-slack"}},
+		// drone-plugins/drone-s3 docker/Dockerfile.linux.amd64 (and
+		// .arm64) at v1.8.3 (314a10d5); the same at every tag
+		// v1.0.0..v1.8.3 (v1.4.0 read too) and since 2017.
+		"plugins/s3": {Entrypoint: []string{"/bin/drone-s3"}},
+		// drone-plugins/drone-npm docker/Dockerfile.linux.amd64 (and
+		// .arm64) at v1.1.0 (df2ebf6c); the same since 2018.
+		"plugins/npm": {Entrypoint: []string{"/bin/drone-npm"}},
+		// drone-plugins/drone-manifest docker/Dockerfile.linux.amd64 (and
+		// .arm64) at 5967a6e2 (2025-05-09, after v1.2.4); the same at
+		// every tag v1.0.0..v1.2.4. (Unmerged ECR branches renamed it
+		// drone-manifest-ecr / manifest-ecr; not on master.)
+		"plugins/manifest": {Entrypoint: []string{"/bin/drone-manifest"}},
+		// drone-plugins/drone-github-release docker/Dockerfile.linux.amd64
+		// (and .arm64) at f2907e9c (2025-05-09, after v1.0.0); the same at
+		// v1.0.0 and since 2018-06 (older history differs).
+		"plugins/github-release": {Entrypoint: []string{"/bin/drone-github-release"}},
+		// drone-plugins/drone-git docker/Dockerfile.linux.amd64 (and
+		// .arm64) at 6297403d (2019-03-27, master; the repository has no
+		// tags); /bin/drone-git since 2018-03 (2015 images ran
+		// /go/bin/drone-git).
+		"plugins/git": {Entrypoint: []string{"/bin/drone-git"}},
+		// appleboy/drone-git-push docker/Dockerfile at v1.2.4 (593795a4);
+		// the same path at every tag 0.1.0..v1.2.4.
+		"appleboy/drone-git-push": {Entrypoint: []string{"/bin/drone-git-push"}},
+		// pelotech/drone-helm3 Dockerfile at v0.15.1 (7533ed95, master);
+		// the same at every tag v0.1.0..v0.15.1. (An unmerged branch,
+		// 9617728, would make it /app/plugin.)
+		"pelotech/drone-helm3": {Entrypoint: []string{"/bin/drone-helm"}},
+		// thegeeklab/drone-docker-buildx Dockerfile.multiarch at v23.1.2
+		// (cc6656fb) and at 3c96b67e (2023-08-29, after v24.1.3); the same
+		// (docker/Dockerfile.amd64, .arm64) since v20.10.1. The second
+		// element is a bare name the dind script runs through PATH.
+		"thegeeklab/drone-docker-buildx": {Entrypoint: []string{"/usr/local/bin/dockerd-entrypoint.sh", "drone-docker-buildx"}},
+		// uozi/drone-bark: 0xJacky/drone-bark's Dockerfile at a64bf6ca,
+		// the only version read; its .drone.yml (0178f05b) publishes it
+		// as uozi/drone-bark.
+		"uozi/drone-bark": {Entrypoint: []string{"/bin/plugin"}},
 	}
 }
 

@@ -24,7 +24,13 @@ steps:
   image: plugins/kaniko
   entrypoint: [/bin/sh]
 - name: unknown
-  image: plugins/slack
+  image: plugins/unknown
+- name: notify
+  image: plugins/slack:1.4.1
+- name: upload
+  image: docker.io/plugins/s3@sha256:0123456789012345678901234567890123456789012345678901234567890123
+- name: service-like
+  image: redis:7
 - name: substituted
   image: plugins/kaniko:${TAG}
 `
@@ -42,7 +48,7 @@ steps:
 	if err := json.Unmarshal([]byte(raw), &got); err != nil {
 		t.Fatalf("%q: %v", raw, err)
 	}
-	want := map[string]string{"clone": "/usr/local/bin/clone", "publish": "/kaniko/kaniko-docker", "mirrored": "/kaniko/kaniko-ecr"}
+	want := map[string]string{"clone": "/usr/local/bin/clone", "publish": "/kaniko/kaniko-docker", "mirrored": "/kaniko/kaniko-ecr", "notify": "/bin/drone-slack", "upload": "/bin/drone-s3"}
 	if len(got) != len(want) {
 		t.Errorf("recorded %v, want %v", got, want)
 	}
@@ -61,5 +67,28 @@ steps:
 	}
 	if _, err := ParseEntrypoints(`{"a/b": {"entrypoint": []}}`); err == nil {
 		t.Error("an empty entrypoint must be refused")
+	}
+}
+
+// TestDefaultEntrypoints: every built-in entry names an absolute
+// program, sets no CMD (none of the Dockerfiles read does) and is keyed
+// by a familiar repository name without tag or digest; services, whose
+// images need their CMD too, are not in it.
+func TestDefaultEntrypoints(t *testing.T) {
+	for name, ep := range DefaultEntrypoints() {
+		if len(ep.Entrypoint) == 0 || !strings.HasPrefix(ep.Entrypoint[0], "/") {
+			t.Errorf("%s: entrypoint %q is not an absolute program", name, ep.Entrypoint)
+		}
+		if len(ep.Cmd) != 0 || ep.Image != "" {
+			t.Errorf("%s: unexpected cmd or image: %+v", name, ep)
+		}
+		if strings.ContainsAny(name, ":@") || strings.HasPrefix(name, "docker.io/") {
+			t.Errorf("%s: not a familiar repository name", name)
+		}
+	}
+	for _, service := range []string{"redis", "postgres", "mysql", "library/redis"} {
+		if _, ok := DefaultEntrypoints()[service]; ok {
+			t.Errorf("%s: a service image must not be in the table", service)
+		}
 	}
 }
