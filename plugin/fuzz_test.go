@@ -17,10 +17,10 @@ import (
 	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
 )
 
-// FuzzConvert: whatever the config, conversion never panics; a converted
-// config parses, converting it again changes nothing, and no document,
-// step name or secret reference is lost.
-func FuzzConvert(f *testing.F) {
+// addSeeds seeds a fuzz target with every golden input and public
+// corpus config.
+func addSeeds(f *testing.F) {
+	f.Helper()
 	for _, pattern := range []string{"../testdata/convert/*.yml", "../../shared/corpus/public/*.y*ml"} {
 		files, _ := filepath.Glob(pattern)
 		for _, file := range files {
@@ -29,6 +29,13 @@ func FuzzConvert(f *testing.F) {
 			}
 		}
 	}
+}
+
+// FuzzConvert: whatever the config, conversion never panics; a converted
+// config parses, converting it again changes nothing, and no document,
+// step name or secret reference is lost.
+func FuzzConvert(f *testing.F) {
+	addSeeds(f)
 	conv := NewConverter(config.Default())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		watchdog := time.AfterFunc(5*time.Second, func() { panic(fmt.Sprintf("conversion hangs on %q", data)) })

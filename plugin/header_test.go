@@ -2,8 +2,6 @@ package plugin
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -16,14 +14,7 @@ import (
 // FuzzHeader: reading the header from the subset agrees with decoding
 // the whole document with buildkite/yaml, the way Drone reads it.
 func FuzzHeader(f *testing.F) {
-	for _, pattern := range []string{"../testdata/convert/*.yml", "../../shared/corpus/public/*.y*ml"} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			if data, err := os.ReadFile(file); err == nil {
-				f.Add(data)
-			}
-		}
-	}
+	addSeeds(f)
 	f.Add([]byte("base: &b {kind: pipeline, type: kubernetes}\n<<: *b\nname: on\nmetadata: {annotations: {drone-convert-eci/enabled: yes}}\n"))
 	f.Add([]byte("kind: pipeline\ntype: docker\n<<: {type: kubernetes}\nname: late\n"))
 	limits := NewConverter(config.Default()).limits

@@ -23,16 +23,10 @@ import (
 )
 
 func serve(args []string, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "serve takes no arguments (settings come from DRONE_* variables)\n%s", usageMessage)
+	cfg, log, ok := loadSettings("serve", args, stderr)
+	if !ok {
 		return exitUsage
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		fmt.Fprintln(stderr, "drone-convert-eci:", err)
-		return exitUsage
-	}
-	log := newLogger(cfg, stderr)
 	secret, bind, err := cfg.ServeSecret()
 	if err != nil {
 		log.Error(err)
@@ -110,6 +104,23 @@ func serve(args []string, stderr io.Writer) int {
 		return exitRefused
 	}
 	return exitOK
+}
+
+// loadSettings is what every long-running subcommand starts with: no
+// arguments, the configuration from the environment, and the logger it
+// asks for. ok is false when the caller should exit with exitUsage; the
+// reason has been written.
+func loadSettings(name string, args []string, stderr io.Writer) (config.Config, *logrus.Logger, bool) {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "%s takes no arguments (settings come from DRONE_* variables)\n%s", name, usageMessage)
+		return config.Config{}, nil, false
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, "drone-convert-eci:", err)
+		return config.Config{}, nil, false
+	}
+	return cfg, newLogger(cfg, stderr), true
 }
 
 func newLogger(cfg config.Config, out io.Writer) *logrus.Logger {

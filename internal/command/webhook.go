@@ -37,16 +37,10 @@ func admissionOptions(cfg config.Config) admission.Options {
 
 // webhook serves the mutating admission webhook over HTTPS.
 func webhook(args []string, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "webhook takes no arguments (settings come from DRONE_* variables)\n%s", usageMessage)
+	cfg, log, ok := loadSettings("webhook", args, stderr)
+	if !ok {
 		return exitUsage
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		fmt.Fprintln(stderr, "drone-convert-eci:", err)
-		return exitUsage
-	}
-	log := newLogger(cfg, stderr)
 	srv, errs, err := startWebhook(cfg, log)
 	if err != nil {
 		log.Error(err)
