@@ -47,6 +47,9 @@ const (
 	// (engine/compiler: /bin/sh -c 'echo "$DRONE_SCRIPT" | /bin/sh').
 	runnerShell  = "/bin/sh"
 	runnerScript = `echo "$DRONE_SCRIPT" | /bin/sh`
+	// execArgs runs what follows the shell loader's script: sh -c
+	// SCRIPT ENTRYPOINT ARG... puts ENTRYPOINT in $0 and the rest in $@.
+	execArgs = `exec "$0" "$@"`
 )
 
 // Entrypoint is what the converter records for a step: its image and
@@ -168,9 +171,12 @@ func Ours(pod *corev1.Pod, o Options) string {
 
 // plan is one container's mutation, before it is applied.
 type plan struct {
-	index   int
-	report  ContainerReport
-	static  *Entrypoint
+	index  int
+	report ContainerReport
+	static *Entrypoint
+	// exec is a recorded ENTRYPOINT + CMD run through the shell loader
+	// (an image with /bin/sh, a service): no init container.
+	exec    *Entrypoint
 	moved   map[string]bool
 	content string
 }
@@ -185,7 +191,9 @@ type plan struct {
 // command, so its process sees exactly the variables it saw before.
 // Command steps get the shell loader in front of the runner's script;
 // containers with no command whose step's entrypoint the converter
-// recorded get the static loader. Move order: see movable.
+// recorded get the shell loader in front of ENTRYPOINT + CMD when the
+// image has a shell (services), else the static loader. Move order:
+// see movable.
 func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 	out := pod.DeepCopy()
 	var r Report
@@ -220,6 +228,9 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 				p.report.Problem = entrypointsErr
 			case !ok || len(e.Entrypoint) == 0:
 				p.report.Problem = "no shell command, and the converter recorded no entrypoint for this step's image"
+			case e.Shell:
+				p.report.Loader = "shell"
+				p.exec = &e
 			case o.LoaderImage == "":
 				p.report.Problem = "no shell command, and no loader image is configured (DRONE_ECI_WEBHOOK_LOADER_IMAGE)"
 			default:
@@ -302,6 +313,19 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 		}
 		c := &out.Spec.Containers[p.index]
 		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return p.moved[e.Name] })
+		if p.exec != nil {
+			// sh -c 'LOADER; exec "$0" "$@"' ENTRYPOINT... CMD...: the
+			// container's own args (a YAML command) replace the CMD, as
+			// they would the image's. Under the placeholder image /bin/sh
+			// is its sleeper, which ignores its arguments.
+			args := c.Args
+			if len(args) == 0 {
+				args = escapeAll(p.exec.Cmd)
+			}
+			c.Command = []string{runnerShell, "-c"}
+			c.Args = append(append([]string{escape(envfile.AnnotationLoader(p.report.Key) + "\n" + execArgs)}, escapeAll(p.exec.Entrypoint)...), args...)
+			continue
+		}
 		if p.static == nil {
 			c.Args = []string{escape(envfile.AnnotationLoader(p.report.Key)) + "\n" + runnerScript}
 			continue

@@ -78,6 +78,7 @@ func withEntrypoints(p *corev1.Pod, e map[string]Entrypoint) *corev1.Pod {
 
 func TestMutate(t *testing.T) {
 	kaniko := map[string]Entrypoint{"publish": {Image: "plugins/kaniko:1.13.9", Entrypoint: []string{"/kaniko/kaniko-docker"}}}
+	redis := map[string]Entrypoint{"redis": {Image: "redis:7", Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"redis-server"}, Shell: true}}
 	for _, tc := range []struct {
 		name     string
 		pod      *corev1.Pod
@@ -100,6 +101,8 @@ func TestMutate(t *testing.T) {
 		{name: "plugin step without entrypoint", pod: runnerPod(pluginStep("publish", 95)), problems: map[string]string{"c-publish": "recorded no entrypoint"}},
 		{name: "no loader image", pod: withEntrypoints(runnerPod(pluginStep("publish", 95)), kaniko), opts: func(o *Options) { o.LoaderImage = "" }, problems: map[string]string{"c-publish": "no loader image"}},
 		{name: "clone container", pod: withEntrypoints(runnerPod(cloneContainer(95)), map[string]Entrypoint{"clone": {Entrypoint: []string{"/usr/local/bin/clone"}}}), moved: map[string]int{"c-": 3}, init: true},
+		{name: "service through the shell", pod: withEntrypoints(runnerPod(pluginStep("redis", 95)), redis), moved: map[string]int{"c-redis": 3}},
+		{name: "service through the shell, no loader image needed", pod: withEntrypoints(runnerPod(pluginStep("redis", 95)), redis), opts: func(o *Options) { o.LoaderImage = "" }, moved: map[string]int{"c-redis": 3}},
 		{name: "unknown command", pod: func() *corev1.Pod {
 			c := commandStep("a", 95)
 			c.Command = []string{"/bin/bash", "-c"}
@@ -220,6 +223,34 @@ func checkMutated(t *testing.T, in, out *corev1.Pod, r Report, o Options) {
 
 func hasVar(vars []envfile.Var, name string) bool {
 	return slices.ContainsFunc(vars, func(v envfile.Var) bool { return v.Name == name })
+}
+
+// A service whose image has a shell runs sh -c 'LOADER; exec "$0" "$@"'
+// ENTRYPOINT CMD, or ENTRYPOINT and its own args (a YAML command); the
+// table's words are escaped for the kubelet's $(VAR) expansion, the
+// container's own args are not.
+func TestMutateServiceShell(t *testing.T) {
+	e := map[string]Entrypoint{"db": {Image: "postgres:16", Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"postgres", "$x"}, Shell: true}}
+	for _, tc := range []struct {
+		args, want []string
+	}{
+		{nil, []string{"docker-entrypoint.sh", "postgres", "$$x"}},
+		{[]string{"postgres", "-c", "$(HOME)"}, []string{"docker-entrypoint.sh", "postgres", "-c", "$(HOME)"}},
+	} {
+		c := pluginStep("db", 95)
+		c.Args = tc.args
+		out, r := Mutate(withEntrypoints(runnerPod(c), e), testOptions())
+		got := out.Spec.Containers[0]
+		if r.Containers[0].Loader != "shell" || len(out.Spec.InitContainers) != 0 || len(out.Spec.Volumes) != len(runnerPod().Spec.Volumes) {
+			t.Fatalf("%+v, init %v", r, out.Spec.InitContainers)
+		}
+		if !slices.Equal(got.Command, []string{"/bin/sh", "-c"}) || len(got.Args) < 1 || !slices.Equal(got.Args[1:], tc.want) {
+			t.Errorf("command %q args %q, want /bin/sh -c SCRIPT %q", got.Command, got.Args, tc.want)
+		}
+		if !strings.HasSuffix(got.Args[0], "\n"+`exec "$$0" "$$@"`) || !strings.Contains(got.Args[0], r.Containers[0].Key) {
+			t.Errorf("script %q", got.Args[0])
+		}
+	}
 }
 
 // The move order: CI_* first, then DRONE_*, then the rest; repeated

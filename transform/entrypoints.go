@@ -18,23 +18,28 @@ import (
 const EntrypointsAnnotation = "drone_convert_eci.entrypoints"
 
 // Entrypoint is what an image runs when the container has no command:
-// its ENTRYPOINT and CMD.
+// its ENTRYPOINT and CMD. Shell says the image has a POSIX /bin/sh, so
+// the webhook loads the env file with a shell in front of ENTRYPOINT +
+// CMD instead of the static loader (no init container). A bare
+// ENTRYPOINT name (docker-entrypoint.sh) is found through the image's
+// PATH, as the container runtime does.
 type Entrypoint struct {
 	Image      string   `json:"image,omitempty"`
 	Entrypoint []string `json:"entrypoint"`
 	Cmd        []string `json:"cmd,omitempty"`
+	Shell      bool     `json:"shell,omitempty"`
 }
 
 // DefaultEntrypoints are the images the converter produces, the
 // runner's default clone image and the Drone plugins of the corpus, by
 // familiar repository name (any tag or digest, docker.io/ ignored).
 // Every entry was read from the image's own linux Dockerfile in its
-// public repository (named beside it, with the commit or tag read); none
-// of these Dockerfiles sets a CMD, so the ENTRYPOINT is all the image
-// runs. Services (redis, postgres, ...) are deliberately absent: their
-// images run an ENTRYPOINT plus a CMD. An image built before the
-// Dockerfile read may run something else: where the history shows an
-// older entrypoint, the comment says until when.
+// public repository (named beside it, with the commit or tag read). No
+// plugin Dockerfile sets a CMD, so the ENTRYPOINT is all a plugin image
+// runs; the service images (redis, postgres, mysql) run an ENTRYPOINT
+// plus a CMD, both recorded, and have a /bin/sh (Shell). An image built
+// before the Dockerfile read may run something else: where the history
+// shows an older entrypoint, the comment says until when.
 func DefaultEntrypoints() map[string]Entrypoint {
 	return map[string]Entrypoint{
 		// drone-kaniko v1.13.9 (KANIKO.md).
@@ -101,6 +106,33 @@ func DefaultEntrypoints() map[string]Entrypoint {
 		// the only version read; its .drone.yml (0178f05b) publishes it
 		// as uozi/drone-bark.
 		"uozi/drone-bark": {Entrypoint: []string{"/bin/plugin"}},
+
+		// Services: the docker-library official images. Each runs
+		// ENTRYPOINT ["docker-entrypoint.sh"] (a script COPY'd into
+		// /usr/local/bin, found through PATH) with its server as CMD;
+		// every variant (Debian, Alpine, Oracle Linux) has /bin/sh.
+		//
+		// docker-library/redis <version>/{debian,alpine}/Dockerfile at
+		// e9204996 (2024-06-28: 6.2, 7.0, 7.2, 7.4-rc; redis:latest was
+		// 7.2 then): ENTRYPOINT ["docker-entrypoint.sh"], CMD
+		// ["redis-server"], the same in every Dockerfile since 23b10607
+		// (2016-05, Redis 3.2; before it ENTRYPOINT ["/entrypoint.sh"]).
+		// Redis 8 (redis:latest later) is not in the snapshot read.
+		"redis": {Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"redis-server"}, Shell: true},
+		// docker-library/postgres <major>/<variant>/Dockerfile at
+		// 6edb0a8c (2026-02-26: 14..18, bookworm, trixie, alpine3.22/3.23),
+		// 10/ at c3a0b482 (2022-11-10, its last) and 12/ at e2a43025
+		// (2025-01-24, its last): ENTRYPOINT ["docker-entrypoint.sh"], CMD
+		// ["postgres"], the same for every version since fc676766
+		// (2017-02; before it ENTRYPOINT ["/docker-entrypoint.sh"]).
+		"postgres": {Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"postgres"}, Shell: true},
+		// docker-library/mysql 8.0/Dockerfile.oracle and
+		// 8.0/Dockerfile.debian at 6b2fc013 (2026-04-22, 8.0's last before
+		// its removal), and every 8.0 Dockerfile in the history; 8.4/,
+		// 9.7/ and innovation/Dockerfile.oracle at 7f30fdb0 (2026-06-16):
+		// ENTRYPOINT ["docker-entrypoint.sh"], CMD ["mysqld"], as since
+		// 5b1a6a2 (2016-03; before it ENTRYPOINT ["/entrypoint.sh"]).
+		"mysql": {Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"mysqld"}, Shell: true},
 	}
 }
 
