@@ -131,20 +131,7 @@ func TestRunnerFloatingImagesReported(t *testing.T) {
 // among the step and service images the runner compiles, for every
 // corpus file and every testdata input that converts.
 func TestRunnerNoFloatingImagesWithPins(t *testing.T) {
-	cfg := config.Default()
-	pins, err := os.ReadFile("../testdata/images/corpus_pins.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(pins), "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			cfg.Images.Pins = append(cfg.Images.Pins, line)
-		}
-	}
-	cfg.Images.FloatingTags = "fail"
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := corpusPinsConfig(t)
 	inputs := corpusFiles(t)
 	testdata, _ := filepath.Glob("../testdata/convert/*.yml")
 	inputs = append(inputs, testdata...)

@@ -209,6 +209,21 @@ func (im Images) rewrite(image string) (newImage string, done []string, warning 
 	return out, done, warning, nil
 }
 
+// Floating reports whether an image reference moves under the same
+// name: no tag, or tag latest, and no digest. ECI image caches cannot
+// match such references reliably.
+func Floating(image string) bool {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return false
+	}
+	if _, ok := ref.(reference.Digested); ok {
+		return false
+	}
+	t, ok := ref.(reference.Tagged)
+	return !ok || t.Tag() == "latest"
+}
+
 func floatingWhy(tag string) string {
 	if tag == "latest" {
 		return "tag latest"

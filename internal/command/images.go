@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/docker/distribution/reference"
 	"gopkg.in/yaml.v3"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
@@ -99,7 +98,7 @@ func images(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		seen[image] = true
 		list = append(list, image)
-		if floats(image) {
+		if transform.Floating(image) {
 			fmt.Fprintf(stderr, "images: warning: %s (%s) floats: a cache holds whatever it pointed to when the cache was built\n", image, from)
 		}
 	}
@@ -193,16 +192,4 @@ func configImages(conv *plugin.Converter, data []byte, migrate bool) ([]string, 
 		}
 	}
 	return images, nil
-}
-
-func floats(image string) bool {
-	ref, err := reference.ParseNormalizedNamed(image)
-	if err != nil {
-		return false
-	}
-	if _, ok := ref.(reference.Digested); ok {
-		return false
-	}
-	t, ok := ref.(reference.Tagged)
-	return !ok || t.Tag() == "latest"
 }
