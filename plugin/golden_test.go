@@ -22,7 +22,9 @@ const goldenDir = "../testdata/convert"
 // "deny: ...", "node-selector: k:v", "trusted", "protected",
 // "convert-protected", "opt-in", "privileged-policy: drop-with-warning",
 // "host-path-claim: /prefix:claim", "kaniko-cache-repo: {repo}-cache",
-// "migrate-docker", "migrate-repos: octo/*", "runner-label: k:v"), and
+// "migrate-docker", "migrate-repos: octo/*", "runner-label: k:v",
+// "docker-host: tcp://h:2376", "docker-plain-tcp", "docker-tls-secret: s",
+// "docker-tls-from-secrets: ca:a,cert:b,key:c"), and
 // NAME.golden the expected summary
 // and output.
 type goldenCase struct {
@@ -90,6 +92,18 @@ func applyArgs(t *testing.T, c *goldenCase, args []byte) {
 			c.cfg.HostPathClaims[prefix] = claim
 		case "kaniko-cache-repo":
 			c.cfg.KanikoCacheRepo = value
+		case "docker-host":
+			c.cfg.DockerHost = value
+		case "docker-plain-tcp":
+			c.cfg.DockerPlainTCP = true
+		case "docker-tls-secret":
+			c.cfg.DockerTLSSecret = value
+		case "docker-tls-from-secrets":
+			c.cfg.DockerTLSFromSecrets = map[string]string{}
+			for _, kv := range strings.Split(value, ",") {
+				k, v, _ := strings.Cut(kv, ":")
+				c.cfg.DockerTLSFromSecrets[k] = v
+			}
 		case "migrate-docker":
 			c.input.MigrateDocker = true
 		case "migrate-repos":

@@ -20,5 +20,15 @@ func kanikoTransform(cfg config.Config) transform.Kaniko {
 		CacheRepo:      cfg.KanikoCacheRepo,
 		HostPathClaims: cfg.HostPathClaims,
 		DropPrivileged: cfg.PrivilegedPolicy == config.PrivilegedDrop,
+		RemoteDocker: transform.RemoteDocker{
+			Host:      cfg.DockerHost,
+			PlainTCP:  cfg.DockerPlainTCP,
+			TLSSecret: cfg.DockerTLSSecret,
+			TLSFromSecrets: transform.DockerTLSSecrets{
+				CA:   cfg.DockerTLSFromSecrets["ca"],
+				Cert: cfg.DockerTLSFromSecrets["cert"],
+				Key:  cfg.DockerTLSFromSecrets["key"],
+			},
+		},
 	}
 }

@@ -30,6 +30,9 @@ type Kaniko struct {
 	// DropPrivileged removes privilege from steps and services that
 	// still need it, with a warning, instead of failing.
 	DropPrivileged bool
+	// RemoteDocker, when its Host is set, is the daemon that steps which
+	// still need one use instead of being refused.
+	RemoteDocker RemoteDocker
 }
 
 // Name implements Transform.
@@ -46,7 +49,9 @@ type container struct {
 	flavour    string // docker plugin flavour, "" when not one
 	commands   bool   // commands or entrypoint: not run as a plugin
 	privileged bool
-	dockerHost bool // its own environment sets DOCKER_HOST
+	dockerHost    bool   // its own environment sets DOCKER_HOST
+	dockerHostVal string // to this; "" for the default socket
+	dockerHostRef bool   // from a secret
 	mounts     []mount
 	convert    bool // a docker plugin step to convert
 	dind       bool // a Docker daemon service
@@ -83,6 +88,8 @@ type kanikoRun struct {
 	svcList    *yaml.Node
 	owned      map[*container]*yaml.Node
 	dropMounts map[*container]map[string]bool // volume names to unmount
+	remoteMode *dockerHostMode                // set once steps use the remote daemon
+	tlsVolume  string                         // the secret volume they mount, if any
 }
 
 // Apply implements Transform.
@@ -143,7 +150,11 @@ func readContainers(body *yaml.Node, key string, service bool) ([]*container, er
 		c.flavour = dockerPluginFlavours[c.repository]
 		c.commands = nonEmpty(lookup(n, "commands")) || nonEmpty(lookup(n, "entrypoint"))
 		c.privileged, _ = truth(lookup(n, "privileged"))
-		c.dockerHost = lookup(resolve(lookup(n, "environment")), "DOCKER_HOST") != nil
+		if h := lookup(resolve(lookup(n, "environment")), "DOCKER_HOST"); h != nil {
+			c.dockerHost = true
+			c.dockerHostVal, _ = literal(h)
+			c.dockerHostRef = resolve(h).Kind == yaml.MappingNode
+		}
 		if mounts := resolve(lookup(n, "volumes")); mounts != nil && mounts.Kind == yaml.SequenceNode {
 			for _, m := range mounts.Content {
 				c.mounts = append(c.mounts, mount{volume: lookupString(m, "name"), path: path.Clean(lookupString(m, "path"))})
@@ -219,21 +230,36 @@ func (r *kanikoRun) run() error {
 	}
 	daemonVolumes := map[string]bool{}
 	var daemons []*container
+	var daemonNames []string
 	for _, c := range r.services {
 		if c.dind {
 			daemons = append(daemons, c)
+			daemonNames = append(daemonNames, c.name)
 			for _, m := range c.mounts {
 				daemonVolumes[m.volume] = true
 			}
 		}
 	}
+	remote := r.k.RemoteDocker.Host != ""
 	// Who still needs a Docker daemon once the docker plugin steps are
 	// kaniko steps?
 	pipelineDockerHost := lookup(resolve(lookup(r.p.Body, "environment")), "DOCKER_HOST") != nil
 	var needy []string
 	needyByName := map[*container]string{}
+	onlyMounted := map[*container]bool{}
 	for _, c := range append(slices.Clone(r.steps), r.services...) {
 		if c.convert || c.dind {
+			continue
+		}
+		if remote && r.alreadyRemote(c) {
+			continue // an earlier conversion's work
+		}
+		if remote && c.dockerHost && (c.dockerHostRef || !localDockerHost(c.dockerHostVal, daemonNames)) {
+			what := c.dockerHostVal
+			if c.dockerHostRef {
+				what = "(from a secret)"
+			}
+			r.p.Report.Changed("%s %q: left as is: its DOCKER_HOST %s names a daemon of its own, outside the pod", c.kind(), c.name, what)
 			continue
 		}
 		var why []string
@@ -242,21 +268,32 @@ func (r *kanikoRun) run() error {
 		}
 		if isDockerClient(c.repository) && c.commands {
 			why = append(why, fmt.Sprintf("its commands run in %s, a Docker client image", c.image))
+		} else if c.commands && len(dockerCalls(c.commandLines())) > 0 {
+			why = append(why, "its commands run docker")
 		}
+		mounted := false
 		for _, m := range c.mounts {
 			if r.servesDocker(m, daemonVolumes) {
+				mounted = true
 				why = append(why, fmt.Sprintf("it mounts volume %q at %s, the Docker daemon's socket or storage", m.volume, m.path))
 			}
 		}
 		if len(why) > 0 {
 			needyByName[c] = strings.Join(why, ", ")
+			onlyMounted[c] = mounted && len(why) == 1
 			needy = append(needy, c.name)
 		}
+	}
+	if len(needy) > 0 && remote {
+		if err := r.useRemote(needyByName, onlyMounted, daemonVolumes); err != nil {
+			return err
+		}
+		needy, needyByName = nil, map[*container]string{}
 	}
 	dropDaemons := len(needy) == 0
 	if !dropDaemons && !r.k.DropPrivileged {
 		c := firstNeedy(r.steps, r.services, needyByName)
-		return fmt.Errorf("%s %q: needs a Docker daemon (%s); ECI runs no privileged containers and mounts no host paths, so there is no daemon to reach: build images with plugins/docker (converted to kaniko) or run kaniko yourself, or set DRONE_ECI_PRIVILEGED_POLICY=drop-with-warning to convert anyway", c.kind(), c.name, needyByName[c])
+		return fmt.Errorf("%s %q: needs a Docker daemon (%s); ECI runs no privileged containers and mounts no host paths, so there is no daemon in the pod to reach: build images with plugins/docker (converted to kaniko) or run kaniko yourself, configure a remote Docker daemon (DRONE_ECI_DOCKER_HOST), or set DRONE_ECI_PRIVILEGED_POLICY=drop-with-warning to convert anyway", c.kind(), c.name, needyByName[c])
 	}
 	for _, c := range append(slices.Clone(r.steps), r.services...) {
 		if why, ok := needyByName[c]; ok {
@@ -310,7 +347,10 @@ func (r *kanikoRun) run() error {
 			r.p.Report.Changed("pipeline environment DOCKER_HOST removed: it pointed at the dropped Docker daemon")
 		}
 	}
-	return r.volumesPass()
+	if err := r.volumesPass(); err != nil {
+		return err
+	}
+	return r.addTLSVolume()
 }
 
 func firstNeedy(steps, services []*container, needy map[*container]string) *container {
@@ -379,13 +419,21 @@ func (r *kanikoRun) dropServices(daemons []*container) error {
 		for _, m := range d.mounts {
 			r.unmount(d, m.volume)
 		}
-		users := []string{}
+		var users []string
 		for _, c := range r.steps {
 			if c.convert {
 				users = append(users, c.name)
 			}
 		}
-		r.p.Report.Changed("service %q (%s, privileged Docker daemon) removed: the docker plugin steps it served (%s) build with kaniko now", d.name, d.image, strings.Join(users, ", "))
+		if r.remoteMode != nil {
+			also := ""
+			if len(users) > 0 {
+				also = fmt.Sprintf(", and the docker plugin steps (%s) build with kaniko", strings.Join(users, ", "))
+			}
+			r.p.Report.Changed("service %q (%s, privileged Docker daemon) removed: the steps that used it use the remote Docker daemon %s%s", d.name, d.image, r.k.RemoteDocker.Host, also)
+		} else {
+			r.p.Report.Changed("service %q (%s, privileged Docker daemon) removed: the docker plugin steps it served (%s) build with kaniko now", d.name, d.image, strings.Join(users, ", "))
+		}
 	}
 	kept := list.Content[:0:0]
 	for i, item := range list.Content {

@@ -29,6 +29,9 @@ convert flags:
                       untyped) to kubernetes, as DRONE_ECI_MIGRATE_DOCKER_REPOS
                       does for listed repos; with --opt-in, every pipeline
                       of the file is converted
+  --docker-host URL   a remote Docker daemon (tcp://host:2376) for steps that
+                      used a docker:dind service, as DRONE_ECI_DOCKER_HOST
+                      (TLS settings still come from DRONE_ECI_DOCKER_TLS_*)
 
 images flags:
   --manifest               print an ImageCache manifest instead of the list

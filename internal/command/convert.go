@@ -19,6 +19,7 @@ func convert(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	trusted := flags.Bool("trusted", false, "")
 	protected := flags.Bool("protected", false, "")
 	migrateDocker := flags.Bool("migrate-docker", false, "")
+	dockerHost := flags.String("docker-host", "", "")
 	if err := flags.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "convert: %v\n%s", err, usageMessage)
 		return exitUsage
@@ -27,7 +28,11 @@ func convert(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "convert: one file at most, got %d\n%s", flags.NArg(), usageMessage)
 		return exitUsage
 	}
-	cfg, err := config.Load()
+	cfg, err := config.Load(func(c *config.Config) {
+		if *dockerHost != "" {
+			c.DockerHost = *dockerHost
+		}
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, "convert:", err)
 		return exitUsage

@@ -94,6 +94,7 @@ type Config struct {
 	Sizing
 	Images
 	Webhook
+	RemoteDocker
 }
 
 // Default is the configuration with every default applied and nothing
@@ -134,11 +135,15 @@ func Default() Config {
 	}
 }
 
-// Load reads the environment over the defaults and validates the result.
-func Load() (Config, error) {
+// Load reads the environment over the defaults, applies the command
+// line's overrides, and validates the result.
+func Load(overrides ...func(*Config)) (Config, error) {
 	cfg := Default()
 	if err := envconfig.Process("", &cfg); err != nil {
 		return Config{}, fmt.Errorf("reading configuration: %w", err)
+	}
+	for _, o := range overrides {
+		o(&cfg)
 	}
 	if err := cfg.Images.loadPinsFile(); err != nil {
 		return Config{}, err
@@ -224,6 +229,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Webhook.validate(); err != nil {
+		return err
+	}
+	if err := c.RemoteDocker.validate(); err != nil {
 		return err
 	}
 	return c.Images.validate()

@@ -1,0 +1,92 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// RemoteDocker is a Docker daemon outside ECI that steps which ran the
+// docker CLI against a privileged docker:dind service use instead.
+type RemoteDocker struct {
+	// DockerHost is the daemon's endpoint, tcp://host:port. Empty keeps
+	// such pipelines refused.
+	DockerHost string `envconfig:"DRONE_ECI_DOCKER_HOST"`
+	// DockerPlainTCP allows the daemon without TLS.
+	DockerPlainTCP bool `envconfig:"DRONE_ECI_DOCKER_PLAIN_TCP"`
+	// DockerTLSSecret is a Kubernetes Secret in the runner's namespace
+	// holding ca.pem, cert.pem and key.pem, mounted for trusted repos.
+	DockerTLSSecret string `envconfig:"DRONE_ECI_DOCKER_TLS_SECRET"`
+	// DockerTLSFromSecrets names the Drone secrets holding the same
+	// files, as ca:NAME,cert:NAME,key:NAME, for untrusted repos.
+	DockerTLSFromSecrets map[string]string `envconfig:"DRONE_ECI_DOCKER_TLS_FROM_SECRETS"`
+}
+
+func (d RemoteDocker) validate() error {
+	if d.DockerHost == "" {
+		if d.DockerPlainTCP || d.DockerTLSSecret != "" || len(d.DockerTLSFromSecrets) > 0 {
+			return fmt.Errorf("DRONE_ECI_DOCKER_HOST: must be set when DRONE_ECI_DOCKER_PLAIN_TCP, DRONE_ECI_DOCKER_TLS_SECRET or DRONE_ECI_DOCKER_TLS_FROM_SECRETS is")
+		}
+		return nil
+	}
+	if err := ValidateDockerHost(d.DockerHost); err != nil {
+		return fmt.Errorf("DRONE_ECI_DOCKER_HOST: %w", err)
+	}
+	tls := d.DockerTLSSecret != "" || len(d.DockerTLSFromSecrets) > 0
+	switch {
+	case d.DockerPlainTCP && tls:
+		return fmt.Errorf("DRONE_ECI_DOCKER_PLAIN_TCP: true, but TLS certificates are configured too (DRONE_ECI_DOCKER_TLS_SECRET, DRONE_ECI_DOCKER_TLS_FROM_SECRETS): choose one")
+	case !d.DockerPlainTCP && !tls:
+		return fmt.Errorf("DRONE_ECI_DOCKER_HOST: %s needs TLS client certificates (DRONE_ECI_DOCKER_TLS_SECRET for trusted repos, DRONE_ECI_DOCKER_TLS_FROM_SECRETS for any repo), or DRONE_ECI_DOCKER_PLAIN_TCP=true to talk to it without TLS", d.DockerHost)
+	}
+	if d.DockerTLSSecret != "" {
+		if errs := validation.IsDNS1123Subdomain(d.DockerTLSSecret); len(errs) > 0 {
+			return fmt.Errorf("DRONE_ECI_DOCKER_TLS_SECRET: %q is not a Secret name: %s", d.DockerTLSSecret, strings.Join(errs, "; "))
+		}
+	}
+	if len(d.DockerTLSFromSecrets) > 0 {
+		for _, k := range []string{"ca", "cert", "key"} {
+			if strings.TrimSpace(d.DockerTLSFromSecrets[k]) == "" {
+				return fmt.Errorf("DRONE_ECI_DOCKER_TLS_FROM_SECRETS: no Drone secret named for %s (want ca:NAME,cert:NAME,key:NAME)", k)
+			}
+		}
+		for k, v := range d.DockerTLSFromSecrets {
+			if k != "ca" && k != "cert" && k != "key" {
+				return fmt.Errorf("DRONE_ECI_DOCKER_TLS_FROM_SECRETS: unknown file %q (want ca, cert and key)", k)
+			}
+			if strings.ContainsAny(v, "$ \t") {
+				return fmt.Errorf("DRONE_ECI_DOCKER_TLS_FROM_SECRETS: %s: %q is not a secret name", k, v)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidateDockerHost checks a remote daemon endpoint: tcp://host:port
+// and nothing else, since it is written into every step that uses it.
+func ValidateDockerHost(endpoint string) error {
+	if strings.ContainsAny(endpoint, "$ \t\n") {
+		return fmt.Errorf("%q must be a literal tcp://host:port", endpoint)
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return fmt.Errorf("%q: %w", endpoint, err)
+	}
+	if u.Scheme != "tcp" {
+		return fmt.Errorf("%q: want tcp://host:port (a daemon outside ECI, reached over the network)", endpoint)
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q: want tcp://host:port and nothing more", endpoint)
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil || host == "" || port == "" {
+		return fmt.Errorf("%q: want tcp://host:port", endpoint)
+	}
+	if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+		return fmt.Errorf("%q: a loopback address is the pod itself, where ECI runs no daemon", endpoint)
+	}
+	return nil
+}

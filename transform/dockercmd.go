@@ -1,0 +1,223 @@
+package transform
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// dockerCall is one docker CLI invocation found in a step's commands.
+type dockerCall struct {
+	line string   // the command as the author wrote it
+	args []string // the words after "docker", printed back as shell text
+}
+
+// commandText is a command the way the runner's shell will see it: the
+// runner's envsubst has turned "$$" into "$" by then.
+func commandText(s string) string { return strings.ReplaceAll(s, "$$", "$") }
+
+// dockerCalls finds docker and docker-compose invocations in commands,
+// parsed as POSIX shell (the runner runs commands with /bin/sh). A
+// command that does not parse is skipped: the runner's shell will
+// refuse it anyway, and guessing at it would only add false alarms.
+func dockerCalls(commands []string) []dockerCall {
+	var calls []dockerCall
+	parser := syntax.NewParser(syntax.Variant(syntax.LangPOSIX))
+	printer := syntax.NewPrinter()
+	for _, line := range commands {
+		file, err := parser.Parse(strings.NewReader(commandText(line)), "")
+		if err != nil {
+			continue
+		}
+		syntax.Walk(file, func(node syntax.Node) bool {
+			call, ok := node.(*syntax.CallExpr)
+			if !ok {
+				return true
+			}
+			words := make([]string, 0, len(call.Args))
+			for _, w := range call.Args {
+				var b bytes.Buffer
+				if err := printer.Print(&b, w); err != nil {
+					return true
+				}
+				words = append(words, b.String())
+			}
+			// Wrappers that run their arguments as the command.
+			for len(words) > 0 && (words[0] == "sudo" || words[0] == "exec" || words[0] == "command" || words[0] == "time" || words[0] == "env") {
+				words = words[1:]
+				for len(words) > 0 && (strings.HasPrefix(words[0], "-") || strings.Contains(words[0], "=")) {
+					words = words[1:]
+				}
+			}
+			if len(words) == 0 {
+				return true
+			}
+			switch unquote(words[0]) {
+			case "docker":
+				calls = append(calls, dockerCall{line: line, args: words[1:]})
+			case "docker-compose":
+				calls = append(calls, dockerCall{line: line, args: append([]string{"compose"}, words[1:]...)})
+			}
+			return true
+		})
+	}
+	return calls
+}
+
+// unquote strips shell quotes from a printed word, enough to read a
+// flag or a path out of it.
+func unquote(word string) string {
+	return strings.NewReplacer(`"`, "", `'`, "").Replace(word)
+}
+
+// subcommand is the docker subcommand, "container run" read as "run".
+func (c dockerCall) subcommand() string {
+	for i := 0; i < len(c.args); i++ {
+		a := unquote(c.args[i])
+		switch {
+		case a == "container" || a == "image":
+			continue
+		case strings.HasPrefix(a, "-"):
+			// Global flags with a value: -H host, --context x, -c x...
+			if !strings.Contains(a, "=") && (a == "-H" || a == "--host" || a == "-c" || a == "--context" || a == "--config" || a == "-l" || a == "--log-level" || a == "--tlscacert" || a == "--tlscert" || a == "--tlskey") {
+				i++
+			}
+			continue
+		}
+		return a
+	}
+	return ""
+}
+
+// runFlags returns the flags of a docker run or create up to its image
+// (what follows the image is the container's own command line), as
+// name and value; value is "" for a boolean flag.
+func (c dockerCall) runFlags() [][2]string {
+	var out [][2]string
+	i := 0
+	for ; i < len(c.args); i++ {
+		a := unquote(c.args[i])
+		if a == "run" || a == "create" {
+			break
+		}
+	}
+	for i++; i < len(c.args); i++ {
+		a := unquote(c.args[i])
+		switch {
+		case a == "--":
+			return out
+		case !strings.HasPrefix(a, "-") || a == "-":
+			return out // the image
+		case strings.HasPrefix(a, "--"):
+			if name, value, ok := strings.Cut(a, "="); ok {
+				out = append(out, [2]string{name, value})
+			} else if booleanRunFlags[a] {
+				out = append(out, [2]string{a, ""})
+			} else if i+1 < len(c.args) {
+				out = append(out, [2]string{a, unquote(c.args[i+1])})
+				i++
+			}
+		default:
+			// Short flags: booleans may be combined (-dit); the first
+			// one that takes a value takes the rest of the word or the
+			// next word.
+			for j := 1; j < len(a); j++ {
+				name := "-" + a[j:j+1]
+				if booleanRunFlags[name] {
+					out = append(out, [2]string{name, ""})
+					continue
+				}
+				value := strings.TrimPrefix(a[j+1:], "=")
+				if value == "" && i+1 < len(c.args) {
+					value = unquote(c.args[i+1])
+					i++
+				}
+				out = append(out, [2]string{name, value})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// booleanRunFlags are docker run and create's flags without a value.
+var booleanRunFlags = map[string]bool{
+	"-d": true, "-i": true, "-t": true, "-P": true, "-q": true,
+	"--detach": true, "--interactive": true, "--tty": true, "--publish-all": true, "--quiet": true,
+	"--rm": true, "--privileged": true, "--init": true, "--read-only": true, "--no-healthcheck": true,
+	"--oom-kill-disable": true, "--sig-proxy": true, "--disable-content-trust": true, "--help": true,
+}
+
+// flagValues returns the values a docker run or create gives any of
+// the named flags.
+func (c dockerCall) flagValues(names ...string) []string {
+	var values []string
+	for _, f := range c.runFlags() {
+		for _, name := range names {
+			if f[0] == name {
+				values = append(values, f[1])
+			}
+		}
+	}
+	return values
+}
+
+// namedVolume is what docker reads as a volume name rather than a path.
+var namedVolume = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// hostMounts returns the -v and --mount sources of a docker run or
+// create that are paths of the machine the daemon runs on: on a remote
+// daemon they are not the step's files.
+func (c dockerCall) hostMounts() []string {
+	switch c.subcommand() {
+	case "run", "create":
+	default:
+		return nil
+	}
+	var out []string
+	for _, v := range c.flagValues("-v", "--volume") {
+		src, _, ok := strings.Cut(v, ":")
+		if ok && !namedVolume.MatchString(src) {
+			out = append(out, v)
+		}
+	}
+	for _, m := range c.flagValues("--mount") {
+		if strings.Contains(m, "type=bind") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// containerNetwork returns a --network container:NAME value, "" when
+// there is none.
+func (c dockerCall) containerNetwork() string {
+	switch c.subcommand() {
+	case "run", "create":
+	default:
+		return ""
+	}
+	for _, v := range c.flagValues("--network", "--net") {
+		if strings.HasPrefix(v, "container:") {
+			return v
+		}
+	}
+	return ""
+}
+
+// publishes reports whether a docker run publishes ports, which a
+// remote daemon opens on its own host, not on the step's localhost.
+func (c dockerCall) publishes() bool {
+	if s := c.subcommand(); s != "run" && s != "create" {
+		return false
+	}
+	for _, f := range c.runFlags() {
+		switch f[0] {
+		case "-p", "--publish", "-P", "--publish-all":
+			return true
+		}
+	}
+	return false
+}
