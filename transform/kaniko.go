@@ -40,21 +40,21 @@ func (Kaniko) Name() string { return "kaniko" }
 
 // container is one step or service as the conversion sees it.
 type container struct {
-	service    bool
-	index      int
-	node       *yaml.Node // resolved original
-	name       string
-	image      string
-	repository string
-	flavour    string // docker plugin flavour, "" when not one
-	commands   bool   // commands or entrypoint: not run as a plugin
-	privileged bool
+	service       bool
+	index         int
+	node          *yaml.Node // resolved original
+	name          string
+	image         string
+	repository    string
+	flavour       string // docker plugin flavour, "" when not one
+	commands      bool   // commands or entrypoint: not run as a plugin
+	privileged    bool
 	dockerHost    bool   // its own environment sets DOCKER_HOST
 	dockerHostVal string // to this; "" for the default socket
 	dockerHostRef bool   // from a secret
-	mounts     []mount
-	convert    bool // a docker plugin step to convert
-	dind       bool // a Docker daemon service
+	mounts        []mount
+	convert       bool // a docker plugin step to convert
+	dind          bool // a Docker daemon service
 }
 
 type mount struct {
