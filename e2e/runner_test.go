@@ -107,8 +107,49 @@ func convertedConfigs(t *testing.T) []convertedConfig {
 		c.Custom = bytes.Contains(input, []byte("node_selector:"))
 		out = append(out, c)
 	}
+	out = append(out, remoteDockerConverted(t)...)
 	if len(out) == 0 {
 		t.Fatal("no converted configs found")
+	}
+	return out
+}
+
+// remoteDockerConverted is every corpus config whose conversion a
+// remote Docker daemon changes (DRONE_ECI_DOCKER_HOST with certificates
+// from Drone secrets, env files on), so that every ECI check runs on
+// those outputs too.
+func remoteDockerConverted(t *testing.T) []convertedConfig {
+	t.Helper()
+	cfg := remoteDockerConfig(false)
+	cfg.EnvFiles = config.Default().EnvFiles
+	var out []convertedConfig
+	for _, file := range corpusFiles(t) {
+		input, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true}
+		result, err := plugin.NewConverter(cfg).Convert(in)
+		if err != nil || result.Config == nil {
+			continue
+		}
+		if plain, err := plugin.NewConverter(config.Default()).Convert(in); err == nil && bytes.Equal(plain.Config, result.Config) {
+			continue
+		}
+		// The env transform's "before" is the same conversion with env
+		// files off: the remote daemon's variables are new on purpose.
+		baseline, err := plugin.NewConverter(remoteDockerConfig(false)).Convert(in)
+		if err != nil {
+			t.Fatalf("%s: baseline: %v", file, err)
+		}
+		c := convertedConfig{Name: "corpus-remote-docker/" + filepath.Base(file), Input: input, Output: result.Config, Converted: map[string]bool{}, Baseline: baseline.Config}
+		for _, o := range result.Outcomes {
+			if o.Converted {
+				c.Converted[o.Pipeline] = true
+			}
+		}
+		c.Custom = bytes.Contains(input, []byte("node_selector:"))
+		out = append(out, c)
 	}
 	return out
 }

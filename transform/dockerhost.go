@@ -147,6 +147,7 @@ func (r *kanikoRun) useRemote(needy map[*container]string, onlyMounted map[*cont
 		c := firstNeedy(r.steps, r.services, needy)
 		return fmt.Errorf("%s %q: needs a Docker daemon (%s): %w", c.kind(), c.name, needy[c], err)
 	}
+	var users []string
 	for _, c := range append(slices.Clone(r.steps), r.services...) {
 		why, ok := needy[c]
 		if !ok {
@@ -169,14 +170,19 @@ func (r *kanikoRun) useRemote(needy map[*container]string, onlyMounted map[*cont
 			return err
 		}
 		r.unmountDaemon(c, daemonVolumes)
-		how := "plain TCP"
-		switch mode {
-		case tlsVolume:
-			how = fmt.Sprintf("TLS, certificates from Secret %s at %s", d.TLSSecret, dockerTLSMountPath)
-		case tlsFromSecrets:
-			how = fmt.Sprintf("TLS, certificates from Drone secrets %s, %s, %s written to %s by its first command", d.TLSFromSecrets.CA, d.TLSFromSecrets.Cert, d.TLSFromSecrets.Key, dockerTLSWritePath)
-		}
-		r.p.Report.Changed("%s %q: uses the remote Docker daemon %s (%s) instead of a local one (%s)", c.kind(), c.name, d.Host, how, why)
+		users = append(users, fmt.Sprintf("%s %q", c.kind(), c.name))
+	}
+	how := "plain TCP"
+	switch mode {
+	case tlsVolume:
+		how = fmt.Sprintf("TLS, certificates from Secret %s at %s", d.TLSSecret, dockerTLSMountPath)
+	case tlsFromSecrets:
+		how = fmt.Sprintf("TLS, certificates from Drone secrets %s, %s, %s written to %s by a first command", d.TLSFromSecrets.CA, d.TLSFromSecrets.Cert, d.TLSFromSecrets.Key, dockerTLSWritePath)
+	}
+	// One line for all of them: the report travels in a size-capped
+	// annotation, and pipelines with a daemon often have a dozen users.
+	if len(users) > 0 {
+		r.p.Report.Changed("remote Docker daemon %s (%s) for %s, instead of the pod's own", d.Host, how, strings.Join(users, ", "))
 	}
 	r.p.Report.Warn("the remote Docker daemon %s is shared: images, containers, volumes and networks of concurrent builds can see each other, and paths given to docker run -v are the daemon host's, not the step's", d.Host)
 	r.remoteMode = &mode

@@ -489,7 +489,7 @@ func (r *kanikoRun) volumesPass() error {
 				names = append(names, v)
 			}
 			slices.Sort(names)
-			if !c.dind {
+			if !c.dind && r.remoteMode == nil {
 				r.p.Report.Changed("%s %q: Docker daemon mount of volume %s removed", c.kind(), c.name, strings.Join(names, ", "))
 			}
 		}
