@@ -187,8 +187,8 @@ func originalPipelines(t *testing.T, config []byte) map[string]originalPipeline 
 	dec := yaml.NewDecoder(bytes.NewReader(config))
 	for {
 		var doc struct {
-			Kind string `yaml:"kind"`
-			Name string `yaml:"name"`
+			Kind             string `yaml:"kind"`
+			Name             string `yaml:"name"`
 			originalPipeline `yaml:",inline"`
 		}
 		if err := dec.Decode(&doc); err != nil {
