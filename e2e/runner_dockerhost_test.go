@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -268,4 +269,80 @@ func isDockerClientImage(image string) bool {
 	}
 	base := repo[strings.LastIndex(repo, "/")+1:]
 	return base == "docker" || strings.Contains(base, "dind")
+}
+
+// TestRemoteDockerCertsWritten runs the first command the conversion
+// gives a step on the remote daemon with certificates from Drone
+// secrets, through the runner's envsubst, compiler and script, with a
+// real /bin/sh: the three files hold the secrets' values exactly, and
+// only their owner can read them.
+func TestRemoteDockerCertsWritten(t *testing.T) {
+	if _, err := exec.LookPath("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	input, err := os.ReadFile("../testdata/convert/dockerhost_dind_service.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	result, err := plugin.NewConverter(remoteDockerConfig(false)).Convert(plugin.Input{Config: input, Repo: "octo/hello-world"})
+	if err != nil || result.Config == nil {
+		t.Fatalf("conversion: %v", err)
+	}
+	secrets := map[string]string{
+		"docker_ca":   "-----BEGIN CERTIFICATE-----\nMIIB$$x${HOME}\\n`id`\n-----END CERTIFICATE-----",
+		"docker_cert": "-----BEGIN CERTIFICATE-----\ncert 'quoted' \"double\"\n-----END CERTIFICATE-----",
+		"docker_key":  "-----BEGIN PRIVATE KEY-----\nkey%s%d\n-----END PRIVATE KEY-----",
+	}
+	results, err := runnertest.Compile(result.Config, runnertest.Options{Secrets: secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := results[0].Container("test")
+	if c == nil {
+		t.Fatal("no container for step test")
+	}
+	certDir := filepath.Join(t.TempDir(), "certs")
+	env := containerEnv(c, results[0].Secret)
+	for i, kv := range env {
+		switch {
+		case strings.HasPrefix(kv, "DOCKER_CERT_PATH="):
+			env[i] = "DOCKER_CERT_PATH=" + certDir
+		case strings.HasPrefix(kv, "DRONE_SCRIPT="):
+			// Keep the runner's preamble and the first command only.
+			script := strings.TrimPrefix(kv, "DRONE_SCRIPT=")
+			first := strings.Index(script, "\necho + ")
+			second := strings.Index(script[first+1:], "\necho + ")
+			if first < 0 || second < 0 {
+				t.Fatalf("fewer than two commands in the script:\n%s", script)
+			}
+			env[i] = "DRONE_SCRIPT=" + script[:first+1+second] + "\nexit 0\n"
+		}
+	}
+	argv := append(slices.Clone(c.Command), c.Args...)
+	for i := range argv {
+		argv[i] = kubeExpand(argv[i], env)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.Dir = t.TempDir()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("first command failed: %v\n%s\nscript:\n%s", err, out, scriptOf(env))
+	}
+	for file, secret := range map[string]string{"ca.pem": "docker_ca", "cert.pem": "docker_cert", "key.pem": "docker_key"} {
+		path := filepath.Join(certDir, file)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(data) != secrets[secret]+"\n" {
+			t.Errorf("%s holds %q, want secret %s %q", file, data, secret, secrets[secret]+"\n")
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", file, info.Mode().Perm())
+		}
+	}
 }
