@@ -36,10 +36,23 @@ func addSeeds(f *testing.F) {
 // step name or secret reference is lost.
 func FuzzConvert(f *testing.F) {
 	addSeeds(f)
-	conv := NewConverter(config.Default())
+	// Half the inputs (by their length's parity) go through a service
+	// with a remote Docker daemon configured, so its rewrites are
+	// fuzzed too.
+	remoteCfg := config.Default()
+	remoteCfg.DockerHost = "tcp://dockerd.fuzz:2376"
+	remoteCfg.DockerTLSFromSecrets = map[string]string{"ca": "ca", "cert": "cert", "key": "key"}
+	if err := remoteCfg.Validate(); err != nil {
+		f.Fatal(err)
+	}
+	plain, remote := NewConverter(config.Default()), NewConverter(remoteCfg)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		watchdog := time.AfterFunc(5*time.Second, func() { panic(fmt.Sprintf("conversion hangs on %q", data)) })
 		defer watchdog.Stop()
+		conv := plain
+		if len(data)%2 == 1 {
+			conv = remote
+		}
 		in := Input{Config: data, Repo: "octo/fuzz", OptInAll: true}
 		first, err := conv.Convert(in)
 		if err != nil || first.Config == nil {

@@ -259,7 +259,7 @@ func (r *kanikoRun) run() error {
 			if c.dockerHostRef {
 				what = "(from a secret)"
 			}
-			r.p.Report.Changed("%s %q: left as is: its DOCKER_HOST %s names a daemon of its own, outside the pod", c.kind(), c.name, what)
+			r.p.Report.Warn("%s %q: left as is: its DOCKER_HOST %s names a daemon of its own, outside the pod", c.kind(), c.name, what)
 			continue
 		}
 		var why []string
