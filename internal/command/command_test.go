@@ -21,6 +21,7 @@ func TestConvertCommand(t *testing.T) {
 		stdout     string // substring
 		sameStdout bool   // stdout must equal stdin
 		stderr     string // substring
+		env        map[string]string
 	}{
 		{name: "converts a file", args: []string{"convert", "../../testdata/convert/opted_in.yml"}, code: 0, stdout: "type: virtual-kubelet", stderr: `pipeline "build": converted`},
 		{name: "reads stdin", args: []string{"convert", "-"}, stdin: optedIn, code: 0, stdout: "virtual-kubelet.io/provider"},
@@ -31,6 +32,10 @@ func TestConvertCommand(t *testing.T) {
 		{name: "docker pipeline left alone", args: []string{"convert", "../../testdata/convert/migrate_untyped.yml"}, code: 0, stderr: "no kubernetes pipeline"},
 		{name: "migrate-docker flag", args: []string{"convert", "--migrate-docker", "../../testdata/convert/migrate_untyped.yml"}, code: 0, stdout: "type: kubernetes", stderr: "type kubernetes added"},
 		{name: "migrate-docker refusal", args: []string{"convert", "--migrate-docker", "../../testdata/convert/migrate_service_name.yml"}, code: 1, stderr: `service "redis_db"`},
+		{name: "dind refused without a remote daemon", args: []string{"convert", "../../testdata/convert/dockerhost_off.yml"}, code: 1, stderr: "DRONE_ECI_DOCKER_HOST"},
+		{name: "docker-host flag", args: []string{"convert", "--docker-host", "tcp://10.0.0.5:2375", "../../testdata/convert/dockerhost_off.yml"}, env: map[string]string{"DRONE_ECI_DOCKER_PLAIN_TCP": "true"}, code: 0, stdout: "DOCKER_HOST='tcp://10.0.0.5:2375'", stderr: "remote Docker daemon tcp://10.0.0.5:2375 (plain TCP)"},
+		{name: "docker-host flag is validated", args: []string{"convert", "--docker-host", "unix:///var/run/docker.sock", "../../testdata/convert/dockerhost_off.yml"}, env: map[string]string{"DRONE_ECI_DOCKER_PLAIN_TCP": "true"}, code: 2, stderr: "DRONE_ECI_DOCKER_HOST: \"unix:///var/run/docker.sock\": want tcp://host:port"},
+		{name: "docker-host flag needs TLS or plain TCP", args: []string{"convert", "--docker-host", "tcp://10.0.0.5:2376", "../../testdata/convert/dockerhost_off.yml"}, code: 2, stderr: "needs TLS client certificates"},
 		{name: "protected left alone", args: []string{"convert", "--protected", "../../testdata/convert/opted_in.yml"}, code: 0, stderr: "is protected"},
 		{name: "cannot convert", args: []string{"convert", "../../testdata/convert/bad_tolerations.yml"}, code: 1, stderr: "tolerations: expected a list"},
 		{name: "hostile config", args: []string{"convert", "../../testdata/convert/alias_bomb.yml"}, code: 1, stderr: "aliases expand"},
@@ -45,6 +50,9 @@ func TestConvertCommand(t *testing.T) {
 			t.Setenv("DRONE_SECRET", "")
 			if tt.name == "repo list" {
 				t.Setenv("DRONE_ECI_REPOS", "acme/*")
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
 			}
 			var stdout, stderr bytes.Buffer
 			code := Run(tt.args, bytes.NewReader(tt.stdin), &stdout, &stderr)
