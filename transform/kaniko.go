@@ -160,7 +160,7 @@ func readContainers(body *yaml.Node, key string, service bool) ([]*container, er
 				c.mounts = append(c.mounts, mount{volume: lookupString(m, "name"), path: path.Clean(lookupString(m, "path"))})
 			}
 		}
-		c.dind = service && isDockerDaemon(c.repository, c.image)
+		c.dind = service && (isDockerDaemon(c.repository, c.image) || (c.privileged && startsDockerd(n)))
 		out = append(out, c)
 	}
 	return out, nil
@@ -187,6 +187,28 @@ func isDockerDaemon(repo, image string) bool {
 	tag := strings.TrimPrefix(strings.TrimPrefix(image, repo), ":")
 	base := repo[strings.LastIndex(repo, "/")+1:]
 	return strings.Contains(base, "dind") || (base == "docker" && strings.Contains(tag, "dind"))
+}
+
+// startsDockerd reports whether a container's entrypoint or commands
+// start a Docker daemon: a privileged docker:24 service with
+// entrypoint [dockerd] is a daemon as much as docker:dind is.
+func startsDockerd(n *yaml.Node) bool {
+	for _, key := range []string{"entrypoint", "commands"} {
+		v := resolve(lookup(n, key))
+		if v == nil {
+			continue
+		}
+		items := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			items = v.Content
+		}
+		for _, item := range items {
+			if s, ok := literal(item); ok && strings.Contains(s, "dockerd") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isDockerClient recognises images whose commands talk to a daemon.
