@@ -1,0 +1,209 @@
+package transform
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// dockerUse is what the remote-daemon checks read from one docker
+// invocation.
+type dockerUse struct {
+	subcommand string
+	hostMounts []string
+	network    string // a --network container:NAME value
+	publishes  bool
+}
+
+func TestDockerCalls(t *testing.T) {
+	run := func(mounts ...string) dockerUse { return dockerUse{subcommand: "run", hostMounts: mounts} }
+	tests := []struct {
+		name  string
+		lines []string
+		want  []dockerUse
+	}{
+		{name: "no docker at all", lines: []string{"go test ./...", "echo docker run -v /a:/b img"}},
+		{name: "bind mount of $PWD", lines: []string{"docker run -v $PWD:/src golang:1.22 go test"}, want: []dockerUse{run("$PWD:/src")}},
+		{name: "bind mount of a quoted $(pwd)", lines: []string{`docker run -v "$(pwd)":/w img`}, want: []dockerUse{run("$(pwd):/w")}},
+		{name: "bind mount of ${DRONE_WORKSPACE}", lines: []string{`docker run --rm -v "${DRONE_WORKSPACE}:/w" img`}, want: []dockerUse{run("${DRONE_WORKSPACE}:/w")}},
+		{name: "--volume= joined to its value", lines: []string{"docker run --volume=/x:/y img"}, want: []dockerUse{run("/x:/y")}},
+		{name: "--volume with its value apart", lines: []string{"docker run --volume /x:/y:ro img"}, want: []dockerUse{run("/x:/y:ro")}},
+		{name: "relative path is a host path", lines: []string{"docker run -v ./data:/data img"}, want: []dockerUse{run("./data:/data")}},
+		{name: "the Docker socket", lines: []string{"docker run -v /var/run/docker.sock:/var/run/docker.sock img"}, want: []dockerUse{run("/var/run/docker.sock:/var/run/docker.sock")}},
+		{name: "named volume is not a host mount", lines: []string{"docker run -v named:/data img"}, want: []dockerUse{run()}},
+		{name: "named volume with dots and dashes", lines: []string{"docker run -v cache.go-mod_1:/go/pkg img"}, want: []dockerUse{run()}},
+		{name: "anonymous volume (no colon) is not a host mount", lines: []string{"docker run -v /anon img"}, want: []dockerUse{run()}},
+		{name: "--mount type=bind", lines: []string{"docker run --mount type=bind,src=.,dst=/x img"}, want: []dockerUse{run("type=bind,src=.,dst=/x")}},
+		{name: "--mount= type=bind last", lines: []string{"docker run --mount=src=/a,dst=/x,type=bind img"}, want: []dockerUse{run("src=/a,dst=/x,type=bind")}},
+		{name: "--mount of a volume is not a host mount", lines: []string{"docker run --mount type=volume,src=data,dst=/x img"}, want: []dockerUse{run()}},
+		{name: "combined boolean short flags", lines: []string{"docker run -dit -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "-it then -v", lines: []string{"docker run -it -v /a:/b img sh"}, want: []dockerUse{run("/a:/b")}},
+		{name: "value flag last in a combined word", lines: []string{"docker run -itv /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "value joined to a short flag", lines: []string{"docker run -v/a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "flags after the image are the container's", lines: []string{"docker run img cp -v /a:/b"}, want: []dockerUse{run()}},
+		{name: "flags after -- are the container's", lines: []string{"docker run --rm -- img -v /a:/b"}, want: []dockerUse{run()}},
+		{name: "value flags before the image do not end the flags", lines: []string{"docker run -e A=1 --name x -w /w -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "docker container run", lines: []string{"docker container run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "docker create", lines: []string{"docker create -v /a:/b img"}, want: []dockerUse{{subcommand: "create", hostMounts: []string{"/a:/b"}}}},
+		{name: "global flags before run", lines: []string{"docker -H tcp://d:2375 --log-level debug run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "sudo", lines: []string{"sudo docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "sudo with a flag", lines: []string{"sudo -E docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "env with assignments", lines: []string{"env A=1 B=2 docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "an assignment before the command", lines: []string{"FOO=1 docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "exec", lines: []string{"exec docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "time", lines: []string{"time docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "quoted command name", lines: []string{`"docker" run -v /a:/b img`}, want: []dockerUse{run("/a:/b")}},
+		{name: "inside if", lines: []string{`if [ -n "$CI" ]; then docker run -v /a:/b img; fi`}, want: []dockerUse{run("/a:/b")}},
+		{name: "inside a loop", lines: []string{"for i in 1 2; do docker run -v /a:/b img; done"}, want: []dockerUse{run("/a:/b")}},
+		{name: "after && and ||", lines: []string{"make && docker push x || docker logout"}, want: []dockerUse{{subcommand: "push"}, {subcommand: "logout"}}},
+		{name: "both ends of a pipe", lines: []string{"docker save img | docker load"}, want: []dockerUse{{subcommand: "save"}, {subcommand: "load"}}},
+		{name: "command substitution", lines: []string{"docker rm -f $(docker ps -q)"}, want: []dockerUse{{subcommand: "rm"}, {subcommand: "ps"}}},
+		{name: "one call per line, in order", lines: []string{"docker build -t x .", "docker run -v /a:/b x"}, want: []dockerUse{{subcommand: "build"}, run("/a:/b")}},
+		{name: "docker build has no run flags", lines: []string{"docker build -v /a:/b -t x ."}, want: []dockerUse{{subcommand: "build"}}},
+		{name: "docker exec -v is not a mount", lines: []string{"docker exec -e A=1 x ls -v /a:/b"}, want: []dockerUse{{subcommand: "exec"}}},
+		{name: "docker-compose up is compose", lines: []string{"docker-compose up -d"}, want: []dockerUse{{subcommand: "compose"}}},
+		{name: "docker-compose run -v is compose's", lines: []string{"docker-compose run -v /a:/b svc"}, want: []dockerUse{{subcommand: "compose"}}},
+		{name: "docker compose up", lines: []string{"docker compose -f c.yml up -d"}, want: []dockerUse{{subcommand: "compose"}}},
+		{name: "--net container:", lines: []string{"docker run --net container:db img"}, want: []dockerUse{{subcommand: "run", network: "container:db"}}},
+		{name: "--network=container:", lines: []string{"docker run --network=container:db img"}, want: []dockerUse{{subcommand: "run", network: "container:db"}}},
+		{name: "--network of a name is not a container's", lines: []string{"docker run --network build-net img"}, want: []dockerUse{run()}},
+		{name: "--network container: after the image is the container's", lines: []string{"docker run img --network container:db"}, want: []dockerUse{run()}},
+		{name: "-p publishes", lines: []string{"docker run -p 8080:80 img"}, want: []dockerUse{{subcommand: "run", publishes: true}}},
+		{name: "--publish= publishes", lines: []string{"docker run --publish=8080:80 img"}, want: []dockerUse{{subcommand: "run", publishes: true}}},
+		{name: "-P publishes all", lines: []string{"docker run -P img"}, want: []dockerUse{{subcommand: "run", publishes: true}}},
+		{name: "-dP publishes all", lines: []string{"docker run -dP img"}, want: []dockerUse{{subcommand: "run", publishes: true}}},
+		{name: "-p after the image is the container's", lines: []string{"docker run img serve -p 80"}, want: []dockerUse{run()}},
+		{name: "$$ is the runner's escape for $", lines: []string{"docker run -v $${PWD}:/src img"}, want: []dockerUse{run("${PWD}:/src")}},
+		{name: "$$ in a command substitution", lines: []string{"docker rm $$(docker ps -aq)"}, want: []dockerUse{{subcommand: "rm"}, {subcommand: "ps"}}},
+		{name: "an unparsable line is skipped", lines: []string{`docker run -v "/a:/b img`, "if then fi (", "docker ps"}, want: []dockerUse{{subcommand: "ps"}}},
+		{name: "a bare docker", lines: []string{"docker"}, want: []dockerUse{{}}},
+		{name: "a multi-line command", lines: []string{"docker run \\\n  -v /a:/b \\\n  img"}, want: []dockerUse{run("/a:/b")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []dockerUse
+			for _, c := range dockerCalls(tt.lines) {
+				got = append(got, dockerUse{subcommand: c.subcommand(), hostMounts: c.hostMounts(), network: c.containerNetwork(), publishes: c.publishes()})
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("%q:\ngot  %+v\nwant %+v", tt.lines, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDockerCallKeepsTheLineAsWritten(t *testing.T) {
+	lines := []string{"echo start", "docker run -v $${PWD}:/src img"}
+	calls := dockerCalls(lines)
+	if len(calls) != 1 || calls[0].line != lines[1] {
+		t.Fatalf("got %+v, want one call with line %q (what the author wrote, $$ and all)", calls, lines[1])
+	}
+}
+
+func TestRunFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want [][2]string
+	}{
+		{name: "booleans and a value", line: "docker run --rm -d -v /a:/b img", want: [][2]string{{"--rm", ""}, {"-d", ""}, {"-v", "/a:/b"}}},
+		{name: "combined short booleans", line: "docker run -dit img", want: [][2]string{{"-d", ""}, {"-i", ""}, {"-t", ""}}},
+		{name: "combined short flags ending in a value flag", line: "docker run -itp 80:80 img", want: [][2]string{{"-i", ""}, {"-t", ""}, {"-p", "80:80"}}},
+		{name: "short flag with = and value", line: "docker run -e=A=1 img", want: [][2]string{{"-e", "A=1"}}},
+		{name: "long flag with =", line: "docker run --network=host --rm=false img", want: [][2]string{{"--network", "host"}, {"--rm", "false"}}},
+		{name: "long flag with its value apart", line: "docker run --name x --mount type=bind,src=/a,dst=/b img", want: [][2]string{{"--name", "x"}, {"--mount", "type=bind,src=/a,dst=/b"}}},
+		{name: "quotes are stripped from values", line: `docker run -v "$PWD":'/src' img`, want: [][2]string{{"-v", "$PWD:/src"}}},
+		{name: "container run", line: "docker container run -P img", want: [][2]string{{"-P", ""}}},
+		{name: "create", line: "docker create --tty img", want: [][2]string{{"--tty", ""}}},
+		{name: "stops at the image", line: "docker run img -v /a:/b", want: nil},
+		{name: "stops at --", line: "docker run -d -- img", want: [][2]string{{"-d", ""}}},
+		{name: "a trailing value flag without a value", line: "docker run --name", want: nil},
+		{name: "docker build has none", line: "docker build -t x -f Dockerfile .", want: nil},
+		{name: "docker push has none", line: "docker push x", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := dockerCalls([]string{tt.line})
+			if len(calls) != 1 {
+				t.Fatalf("%q: %d docker calls, want 1", tt.line, len(calls))
+			}
+			if got := calls[0].runFlags(); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("%q:\ngot  %q\nwant %q", tt.line, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLocalDockerHost(t *testing.T) {
+	daemons := []string{"dind", "docker-daemon"}
+	tests := []struct {
+		value string
+		local bool
+	}{
+		{"", true},
+		{"  ", true},
+		{"tcp://docker:2375", true},
+		{"tcp://docker:2376", true},
+		{"tcp://dind:2375", true},
+		{"tcp://docker-daemon:2375", true},
+		{"tcp://localhost:2375", true},
+		{"tcp://127.0.0.1:2375", true},
+		{"tcp://127.0.0.2:2375", true},
+		{"tcp://[::1]:2375", true},
+		{"tcp://0.0.0.0:2375", true},
+		{"tcp://[::]:2375", true},
+		{"unix:///var/run/docker.sock", true},
+		{"unix:///run/user/1000/docker.sock", true},
+		{"npipe:////./pipe/docker_engine", true},
+		{"$DIND_HOST", true},
+		{"tcp://${DIND}:2375", true},
+		{"tcp://build.example.com:2376", false},
+		{"tcp://10.0.0.5:2376", false},
+		{"tcp://[2001:db8::1]:2376", false},
+		{"tcp://dind.example.com:2376", false},
+		{"ssh://builder@build.example.com", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			if got := localDockerHost(tt.value, daemons); got != tt.local {
+				t.Errorf("localDockerHost(%q, %q) = %v, want %v", tt.value, daemons, got, tt.local)
+			}
+		})
+	}
+}
+
+func TestRemoteDockerMode(t *testing.T) {
+	fromSecrets := DockerTLSSecrets{CA: "docker_ca", Cert: "docker_cert", Key: "docker_key"}
+	tests := []struct {
+		name    string
+		remote  RemoteDocker
+		trusted bool
+		want    dockerHostMode
+		err     string
+	}{
+		{name: "plain TCP, trusted", remote: RemoteDocker{Host: "tcp://d:2375", PlainTCP: true}, trusted: true, want: plainTCP},
+		{name: "plain TCP, untrusted", remote: RemoteDocker{Host: "tcp://d:2375", PlainTCP: true}, want: plainTCP},
+		{name: "Secret volume for a trusted repo", remote: RemoteDocker{Host: "tcp://d:2376", TLSSecret: "docker-tls"}, trusted: true, want: tlsVolume},
+		{name: "Secret volume preferred when both are set", remote: RemoteDocker{Host: "tcp://d:2376", TLSSecret: "docker-tls", TLSFromSecrets: fromSecrets}, trusted: true, want: tlsVolume},
+		{name: "Drone secrets for an untrusted repo", remote: RemoteDocker{Host: "tcp://d:2376", TLSSecret: "docker-tls", TLSFromSecrets: fromSecrets}, want: tlsFromSecrets},
+		{name: "Drone secrets only, trusted", remote: RemoteDocker{Host: "tcp://d:2376", TLSFromSecrets: fromSecrets}, trusted: true, want: tlsFromSecrets},
+		{name: "Secret volume only, untrusted", remote: RemoteDocker{Host: "tcp://d:2376", TLSSecret: "docker-tls"},
+			err: "the remote Docker daemon tcp://d:2376 needs TLS client certificates, and this repo is not trusted: the runner refuses secret volumes (DRONE_ECI_DOCKER_TLS_SECRET) for untrusted repos; set DRONE_ECI_DOCKER_TLS_FROM_SECRETS to take them from Drone secrets, or trust the repo"},
+		{name: "Drone secrets incomplete, untrusted", remote: RemoteDocker{Host: "tcp://d:2376", TLSSecret: "docker-tls", TLSFromSecrets: DockerTLSSecrets{CA: "ca", Cert: "cert"}},
+			err: "DRONE_ECI_DOCKER_TLS_FROM_SECRETS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.remote.mode(tt.trusted)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, %v; want an error containing %q", got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
