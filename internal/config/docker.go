@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -75,15 +76,23 @@ func ValidateDockerHost(endpoint string) error {
 	if err != nil {
 		return fmt.Errorf("%q: %w", endpoint, err)
 	}
-	if u.Scheme != "tcp" {
+	// The docker CLI reads the scheme as written: "TCP://" is no dial
+	// network it knows, though url.Parse would lower it.
+	if u.Scheme != "tcp" || !strings.HasPrefix(endpoint, "tcp://") {
 		return fmt.Errorf("%q: want tcp://host:port (a daemon outside ECI, reached over the network)", endpoint)
 	}
 	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%q: want tcp://host:port and nothing more", endpoint)
 	}
 	host, port, err := net.SplitHostPort(u.Host)
-	if err != nil || host == "" || port == "" {
+	if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("%q: want tcp://host:port", endpoint)
+	}
+	// localhost is loopback by name (RFC 6761), as the steps' resolver
+	// will have it.
+	name := strings.ToLower(strings.TrimSuffix(host, "."))
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return fmt.Errorf("%q: a loopback address is the pod itself, where ECI runs no daemon", endpoint)
 	}
 	if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
 		return fmt.Errorf("%q: a loopback address is the pod itself, where ECI runs no daemon", endpoint)
