@@ -152,12 +152,25 @@ func TestLocalDockerHost(t *testing.T) {
 		{"tcp://[::1]:2375", true},
 		{"tcp://0.0.0.0:2375", true},
 		{"tcp://[::]:2375", true},
+		{"docker:2375", true},
+		{"dind:2375", true},
+		{"localhost:2375", true},
+		{"127.0.0.1:2375", true},
+		{":2375", true},
+		{"tcp://:2375", true},
+		{"tcp://", true},
+		{"tcp://Docker:2375", true},
+		{"tcp://DIND:2375", true},
+		{"tcp://LOCALHOST:2375", true},
+		{"tcp://localhost.:2375", true},
 		{"unix:///var/run/docker.sock", true},
 		{"unix:///run/user/1000/docker.sock", true},
 		{"npipe:////./pipe/docker_engine", true},
 		{"$DIND_HOST", true},
 		{"tcp://${DIND}:2375", true},
 		{"tcp://build.example.com:2376", false},
+		{"build.example.com:2376", false},
+		{"10.0.0.5:2376", false},
 		{"tcp://10.0.0.5:2376", false},
 		{"tcp://[2001:db8::1]:2376", false},
 		{"tcp://dind.example.com:2376", false},
@@ -204,6 +217,31 @@ func TestRemoteDockerMode(t *testing.T) {
 			if err != nil || got != tt.want {
 				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
 			}
+		})
+	}
+}
+
+// TestRemoteDockerStepHosts converts steps whose own DOCKER_HOST is
+// written the ways the docker CLI accepts: those that named the dropped
+// daemon must be pointed at the remote one, the rest left alone.
+func TestRemoteDockerStepHosts(t *testing.T) {
+	tr := Kaniko{RemoteDocker: RemoteDocker{Host: "tcp://10.0.0.5:2375", PlainTCP: true}}
+	pipeline := func(dockerHost string) string {
+		return "steps:\n- name: test\n  image: 'docker:27'\n  environment:\n    DOCKER_HOST: '" + dockerHost + "'\n  commands:\n  - docker info\n" +
+			"services:\n- name: dind\n  image: 'docker:27-dind'\n  privileged: true\n"
+	}
+	tests := []struct {
+		dockerHost string
+		want       expect
+	}{
+		{dockerHost: "tcp://dind:2375", want: expect{contains: []string{"DOCKER_HOST: tcp://10.0.0.5:2375"}, absent: []string{"dind:2375", "privileged"}}},
+		{dockerHost: "dind:2375", want: expect{contains: []string{"DOCKER_HOST: tcp://10.0.0.5:2375"}, absent: []string{"dind:2375", "privileged"}}},
+		{dockerHost: "tcp://DIND:2375", want: expect{contains: []string{"DOCKER_HOST: tcp://10.0.0.5:2375"}, absent: []string{"DIND:2375", "privileged"}}},
+		{dockerHost: "localhost:2375", want: expect{contains: []string{"DOCKER_HOST: tcp://10.0.0.5:2375"}, absent: []string{"localhost", "privileged"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dockerHost, func(t *testing.T) {
+			checkTransform(t, tr, pipeline(tt.dockerHost), tt.want)
 		})
 	}
 }

@@ -64,18 +64,27 @@ const (
 // localDockerHost reports whether a DOCKER_HOST value points at a
 // daemon in the pod (localhost, a daemon service by name, a socket):
 // one that cannot run on ECI. A value the runner still substitutes is
-// read as local too: it most often names the service.
+// read as local too: it most often names the service. It reads the
+// value as the docker CLI does (opts.ParseHost): without "://" it is
+// tcp, and a tcp address without a host is localhost.
 func localDockerHost(value string, daemonNames []string) bool {
 	value = strings.TrimSpace(value)
 	if value == "" || strings.Contains(value, "$") {
 		return true
 	}
+	if !strings.Contains(value, "://") {
+		value = "tcp://" + value
+	}
 	u, err := url.Parse(value)
-	if err != nil || u.Scheme == "unix" || u.Scheme == "npipe" {
+	if err != nil || u.Scheme == "unix" || u.Scheme == "npipe" || u.Scheme == "fd" {
 		return true
 	}
-	host := u.Hostname()
-	if host == "localhost" || host == "docker" || slices.Contains(daemonNames, host) {
+	// Host names are case-insensitive, service names included.
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if u.Scheme == "tcp" && host == "" {
+		return true
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") || host == "docker" || slices.ContainsFunc(daemonNames, func(n string) bool { return strings.EqualFold(n, host) }) {
 		return true
 	}
 	ip := net.ParseIP(host)
