@@ -2,7 +2,9 @@ package transform
 
 import (
 	"bytes"
+	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -44,17 +46,11 @@ func dockerCalls(commands []string) []dockerCall {
 				}
 				words = append(words, b.String())
 			}
-			// Wrappers that run their arguments as the command.
-			for len(words) > 0 && (words[0] == "sudo" || words[0] == "exec" || words[0] == "command" || words[0] == "time" || words[0] == "env") {
-				words = words[1:]
-				for len(words) > 0 && (strings.HasPrefix(words[0], "-") || strings.Contains(words[0], "=")) {
-					words = words[1:]
-				}
-			}
-			if len(words) == 0 {
+			words, runs := unwrap(words)
+			if !runs || len(words) == 0 {
 				return true
 			}
-			switch unquote(words[0]) {
+			switch path.Base(unquote(words[0])) {
 			case "docker":
 				calls = append(calls, dockerCall{line: line, args: words[1:]})
 			case "docker-compose":
@@ -64,6 +60,65 @@ func dockerCalls(commands []string) []dockerCall {
 		})
 	}
 	return calls
+}
+
+// wrapper is a command that runs its arguments as a command: its
+// options that take a value as the next word, and how many operands
+// come before the command.
+type wrapper struct {
+	valueFlags []string
+	operands   int
+}
+
+var wrappers = map[string]wrapper{
+	"sudo":    {valueFlags: []string{"-u", "--user", "-g", "--group", "-C", "--close-from", "-D", "--chdir", "-h", "--host", "-p", "--prompt", "-r", "--role", "-t", "--type", "-T", "--command-timeout", "-U", "--other-user"}},
+	"exec":    {valueFlags: []string{"-a"}},
+	"command": {},
+	"time":    {valueFlags: []string{"-f", "--format", "-o", "--output"}},
+	"env":     {valueFlags: []string{"-u", "--unset", "-C", "--chdir", "-S", "--split-string"}},
+	"nohup":   {},
+	"nice":    {valueFlags: []string{"-n", "--adjustment"}},
+	"timeout": {valueFlags: []string{"-s", "--signal", "-k", "--kill-after"}, operands: 1},
+}
+
+// unwrap strips the wrappers (sudo, env, timeout 60...) from a simple
+// command's words, leaving the command they run. runs is false when
+// the command only looks the next one up: command -v docker runs no
+// docker.
+func unwrap(words []string) (rest []string, runs bool) {
+	for len(words) > 0 {
+		name := path.Base(unquote(words[0]))
+		w, ok := wrappers[name]
+		if !ok {
+			return words, true
+		}
+		words = words[1:]
+	options:
+		for len(words) > 0 {
+			a := unquote(words[0])
+			switch {
+			case a == "--":
+				words = words[1:]
+				break options
+			case strings.HasPrefix(a, "-") && len(a) > 1:
+				if name == "command" && strings.ContainsAny(a[1:], "vV") {
+					return nil, false
+				}
+				words = words[1:]
+				if slices.Contains(w.valueFlags, a) && len(words) > 0 {
+					words = words[1:]
+				}
+			case strings.Contains(a, "="): // env's and sudo's assignments
+				words = words[1:]
+			default:
+				break options
+			}
+		}
+		for n := 0; n < w.operands && len(words) > 0; n++ {
+			words = words[1:]
+		}
+	}
+	return words, true
 }
 
 // unquote strips shell quotes from a printed word, enough to read a

@@ -50,6 +50,19 @@ func TestDockerCalls(t *testing.T) {
 		{name: "sudo with a flag", lines: []string{"sudo -E docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
 		{name: "env with assignments", lines: []string{"env A=1 B=2 docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
 		{name: "an assignment before the command", lines: []string{"FOO=1 docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "sudo -u with its value", lines: []string{"sudo -u builder docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "sudo --user= joined", lines: []string{"sudo --user=builder -E docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "env -u with its value", lines: []string{"env -u DOCKER_TLS_VERIFY docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "timeout and its duration", lines: []string{"timeout 600 docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "timeout with a signal", lines: []string{"timeout -s KILL 10m docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "nohup", lines: []string{"nohup docker run -v /a:/b img &"}, want: []dockerUse{run("/a:/b")}},
+		{name: "wrappers in a row, by path", lines: []string{"/usr/bin/sudo env A=1 nice -n 5 docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "docker by its path", lines: []string{"/usr/local/bin/docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "docker-compose by its path", lines: []string{"/usr/local/bin/docker-compose up"}, want: []dockerUse{{subcommand: "compose"}}},
+		{name: "command runs docker", lines: []string{"command docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
+		{name: "command -v only looks docker up", lines: []string{"command -v docker >/dev/null || apk add docker-cli"}},
+		{name: "command -V only looks docker up", lines: []string{"if ! command -V docker; then exit 1; fi"}},
+		{name: "a wrapper alone", lines: []string{"sudo", "env A=1"}},
 		{name: "exec", lines: []string{"exec docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
 		{name: "time", lines: []string{"time docker run -v /a:/b img"}, want: []dockerUse{run("/a:/b")}},
 		{name: "quoted command name", lines: []string{`"docker" run -v /a:/b img`}, want: []dockerUse{run("/a:/b")}},
@@ -243,5 +256,14 @@ func TestRemoteDockerStepHosts(t *testing.T) {
 		t.Run(tt.dockerHost, func(t *testing.T) {
 			checkTransform(t, tr, pipeline(tt.dockerHost), tt.want)
 		})
+	}
+}
+
+// TestDockerLookupNeedsNoDaemon: a step that only checks whether the
+// docker CLI is installed needs no daemon, with or without a remote one.
+func TestDockerLookupNeedsNoDaemon(t *testing.T) {
+	input := "steps:\n- name: check\n  image: 'alpine:3.20'\n  commands:\n  - command -v docker || echo 'no docker here'\n"
+	for _, tr := range []Kaniko{{}, {RemoteDocker: RemoteDocker{Host: "tcp://10.0.0.5:2375", PlainTCP: true}}} {
+		checkTransform(t, tr, input, expect{absent: []string{"DOCKER_HOST"}})
 	}
 }
