@@ -129,6 +129,13 @@ func unquote(word string) string {
 
 // subcommand is the docker subcommand, "container run" read as "run".
 func (c dockerCall) subcommand() string {
+	_, sub := c.subcommandAt()
+	return sub
+}
+
+// subcommandAt returns the subcommand and its index in args, -1 and ""
+// when there is none.
+func (c dockerCall) subcommandAt() (int, string) {
 	for i := 0; i < len(c.args); i++ {
 		a := unquote(c.args[i])
 		switch {
@@ -141,23 +148,20 @@ func (c dockerCall) subcommand() string {
 			}
 			continue
 		}
-		return a
+		return i, a
 	}
-	return ""
+	return -1, ""
 }
 
 // runFlags returns the flags of a docker run or create up to its image
 // (what follows the image is the container's own command line), as
 // name and value; value is "" for a boolean flag.
 func (c dockerCall) runFlags() [][2]string {
-	var out [][2]string
-	i := 0
-	for ; i < len(c.args); i++ {
-		a := unquote(c.args[i])
-		if a == "run" || a == "create" {
-			break
-		}
+	i, sub := c.subcommandAt()
+	if sub != "run" && sub != "create" {
+		return nil
 	}
+	var out [][2]string
 	for i++; i < len(c.args); i++ {
 		a := unquote(c.args[i])
 		switch {

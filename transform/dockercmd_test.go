@@ -132,6 +132,9 @@ func TestRunFlags(t *testing.T) {
 		{name: "stops at --", line: "docker run -d -- img", want: [][2]string{{"-d", ""}}},
 		{name: "a trailing value flag without a value", line: "docker run --name", want: nil},
 		{name: "docker build has none", line: "docker build -t x -f Dockerfile .", want: nil},
+		{name: "docker build --target run has none", line: "docker build --target run -f Dockerfile.run -t x .", want: nil},
+		{name: "docker exec of a command named create has none", line: "docker exec app create -v /a:/b", want: nil},
+		{name: "global flags before run", line: "docker --context ci -D run --rm img", want: [][2]string{{"--rm", ""}}},
 		{name: "docker push has none", line: "docker push x", want: nil},
 	}
 	for _, tt := range tests {
