@@ -254,6 +254,8 @@ func TestRemoteDockerStepHosts(t *testing.T) {
 		{dockerHost: "dind:2375", want: expect{contains: []string{"DOCKER_HOST: tcp://10.0.0.5:2375"}, absent: []string{"dind:2375", "privileged"}}},
 		{dockerHost: "tcp://DIND:2375", want: expect{contains: []string{"DOCKER_HOST: tcp://10.0.0.5:2375"}, absent: []string{"DIND:2375", "privileged"}}},
 		{dockerHost: "localhost:2375", want: expect{contains: []string{"DOCKER_HOST: tcp://10.0.0.5:2375"}, absent: []string{"localhost", "privileged"}}},
+		// Left as is is no change: converting again must report none.
+		{dockerHost: "tcp://build.example.com:2376", want: expect{contains: []string{"DOCKER_HOST: 'tcp://build.example.com:2376'"}, report: []string{"warnings: step \"test\": left as is"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dockerHost, func(t *testing.T) {
