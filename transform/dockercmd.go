@@ -207,6 +207,7 @@ var booleanRunFlags = map[string]bool{
 	"--detach": true, "--interactive": true, "--tty": true, "--publish-all": true, "--quiet": true,
 	"--rm": true, "--privileged": true, "--init": true, "--read-only": true, "--no-healthcheck": true,
 	"--oom-kill-disable": true, "--sig-proxy": true, "--disable-content-trust": true, "--help": true,
+	"--use-api-socket": true,
 }
 
 // flagValues returns the values a docker run or create gives any of
@@ -245,6 +246,12 @@ func (c dockerCall) hostMounts() []string {
 	for _, m := range c.flagValues("--mount") {
 		if strings.Contains(m, "type=bind") {
 			out = append(out, m)
+		}
+	}
+	// The docker CLI bind-mounts the daemon's own socket for it.
+	for _, v := range c.flagValues("--use-api-socket") {
+		if v == "" || v == "true" || v == "1" {
+			out = append(out, "/var/run/docker.sock (--use-api-socket)")
 		}
 	}
 	return out

@@ -30,6 +30,8 @@ func TestDockerCalls(t *testing.T) {
 		{name: "--volume with its value apart", lines: []string{"docker run --volume /x:/y:ro img"}, want: []dockerUse{run("/x:/y:ro")}},
 		{name: "relative path is a host path", lines: []string{"docker run -v ./data:/data img"}, want: []dockerUse{run("./data:/data")}},
 		{name: "the Docker socket", lines: []string{"docker run -v /var/run/docker.sock:/var/run/docker.sock img"}, want: []dockerUse{run("/var/run/docker.sock:/var/run/docker.sock")}},
+		{name: "--use-api-socket mounts the daemon's socket", lines: []string{"docker run --use-api-socket img docker ps"}, want: []dockerUse{run("/var/run/docker.sock (--use-api-socket)")}},
+		{name: "--use-api-socket=false mounts nothing", lines: []string{"docker run --use-api-socket=false img"}, want: []dockerUse{run()}},
 		{name: "named volume is not a host mount", lines: []string{"docker run -v named:/data img"}, want: []dockerUse{run()}},
 		{name: "named volume with dots and dashes", lines: []string{"docker run -v cache.go-mod_1:/go/pkg img"}, want: []dockerUse{run()}},
 		{name: "anonymous volume (no colon) is not a host mount", lines: []string{"docker run -v /anon img"}, want: []dockerUse{run()}},
@@ -128,6 +130,7 @@ func TestRunFlags(t *testing.T) {
 		{name: "quotes are stripped from values", line: `docker run -v "$PWD":'/src' img`, want: [][2]string{{"-v", "$PWD:/src"}}},
 		{name: "container run", line: "docker container run -P img", want: [][2]string{{"-P", ""}}},
 		{name: "create", line: "docker create --tty img", want: [][2]string{{"--tty", ""}}},
+		{name: "--use-api-socket takes no value", line: "docker run --use-api-socket -v /a:/b img -p 80", want: [][2]string{{"--use-api-socket", ""}, {"-v", "/a:/b"}}},
 		{name: "stops at the image", line: "docker run img -v /a:/b", want: nil},
 		{name: "stops at --", line: "docker run -d -- img", want: [][2]string{{"-d", ""}}},
 		{name: "a trailing value flag without a value", line: "docker run --name", want: nil},
@@ -270,5 +273,39 @@ func TestDockerLookupNeedsNoDaemon(t *testing.T) {
 	input := "steps:\n- name: check\n  image: 'alpine:3.20'\n  commands:\n  - command -v docker || echo 'no docker here'\n"
 	for _, tr := range []Kaniko{{}, {RemoteDocker: RemoteDocker{Host: "tcp://10.0.0.5:2375", PlainTCP: true}}} {
 		checkTransform(t, tr, input, expect{absent: []string{"DOCKER_HOST"}})
+	}
+}
+
+// TestRemoteDockerRefusals: with a remote daemon, commands whose meaning
+// would change on it silently are refused with the step and the line.
+func TestRemoteDockerRefusals(t *testing.T) {
+	tr := Kaniko{RemoteDocker: RemoteDocker{Host: "tcp://10.0.0.5:2375", PlainTCP: true}}
+	tests := []struct {
+		command string
+		err     string // substring of the error, "" for a conversion
+	}{
+		{command: "docker run -v $$PWD:/src img make", err: `step "test": command "docker run -v $$PWD:/src img make" bind-mounts $PWD:/src`},
+		{command: "docker run -v /var/run/docker.sock:/var/run/docker.sock img", err: `step "test": command "docker run -v /var/run/docker.sock:/var/run/docker.sock img" mounts the Docker socket`},
+		{command: "docker run --use-api-socket img docker ps", err: "mounts the Docker socket into a container (/var/run/docker.sock (--use-api-socket))"},
+		{command: "docker run --network container:db img", err: "joins --network container:db"},
+		{command: "sudo -u ci docker run -v /src:/src img", err: "bind-mounts /src:/src"},
+		{command: "docker run -v cache:/cache img make"},
+		{command: "docker run img cp -v /a:/b"},
+		{command: "command -v docker && docker build -t x ."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.command, func(t *testing.T) {
+			input := "steps:\n- name: test\n  image: 'docker:27'\n  commands:\n  - '" + tt.command + "'\n"
+			_, _, err := apply(t, tr, input)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("got %v, want a conversion", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.err)
+			}
+		})
 	}
 }
