@@ -28,10 +28,11 @@ func dockerCalls(commands []string) []dockerCall {
 	var calls []dockerCall
 	parser := syntax.NewParser(syntax.Variant(syntax.LangPOSIX))
 	printer := syntax.NewPrinter()
-	for _, line := range commands {
-		file, err := parser.Parse(strings.NewReader(commandText(line)), "")
+	var scan func(line, text string, depth int)
+	scan = func(line, text string, depth int) {
+		file, err := parser.Parse(strings.NewReader(text), "")
 		if err != nil {
-			continue
+			return
 		}
 		syntax.Walk(file, func(node syntax.Node) bool {
 			call, ok := node.(*syntax.CallExpr)
@@ -55,11 +56,34 @@ func dockerCalls(commands []string) []dockerCall {
 				calls = append(calls, dockerCall{line: line, args: words[1:]})
 			case "docker-compose":
 				calls = append(calls, dockerCall{line: line, args: append([]string{"compose"}, words[1:]...)})
+			case "sh", "bash", "ash", "dash", "zsh":
+				// sh -c 'docker run ...' runs docker as surely.
+				if script, ok := shellScript(words[1:]); ok && depth < 3 {
+					scan(line, script, depth+1)
+				}
 			}
 			return true
 		})
 	}
+	for _, line := range commands {
+		scan(line, commandText(line), 0)
+	}
 	return calls
+}
+
+// shellScript returns the script a shell's -c runs, with the quotes
+// around it taken off.
+func shellScript(args []string) (string, bool) {
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") && strings.Contains(a, "c") && !strings.HasPrefix(a, "--") && i+1 < len(args) {
+			w := args[i+1]
+			if len(w) >= 2 && (w[0] == '\'' || w[0] == '"') && w[len(w)-1] == w[0] {
+				w = w[1 : len(w)-1]
+			}
+			return w, true
+		}
+	}
+	return "", false
 }
 
 // wrapper is a command that runs its arguments as a command: its
@@ -244,7 +268,7 @@ func (c dockerCall) hostMounts() []string {
 		}
 	}
 	for _, m := range c.flagValues("--mount") {
-		if strings.Contains(m, "type=bind") {
+		if strings.Contains(strings.ToLower(m), "type=bind") {
 			out = append(out, m)
 		}
 	}
