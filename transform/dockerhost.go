@@ -165,9 +165,13 @@ func (r *kanikoRun) useRemote(needy map[*container]string, onlyMounted map[*cont
 		if err := r.checkRemoteCommands(c); err != nil {
 			return err
 		}
-		if mode == tlsFromSecrets && !c.commands {
+		if mode == tlsFromSecrets && !c.script {
+			noVolume := "and the runner refuses the secret volume that would mount them (DRONE_ECI_DOCKER_TLS_SECRET) for an untrusted repo"
+			if r.p.Trusted {
+				noVolume = "and DRONE_ECI_DOCKER_TLS_SECRET, a secret volume that would mount them, is not set"
+			}
 			if !onlyMounted[c] {
-				return fmt.Errorf("%s %q: needs a Docker daemon (%s), but it runs its image's own entrypoint: with certificates from Drone secrets (DRONE_ECI_DOCKER_TLS_FROM_SECRETS) only commands can write them to files, and the repo is not trusted for a secret volume (DRONE_ECI_DOCKER_TLS_SECRET)", c.kind(), c.name, why)
+				return fmt.Errorf("%s %q: needs a Docker daemon (%s), but it runs no commands of its own (a plugin, or an entrypoint, which the runner runs in place of commands): with certificates from Drone secrets (DRONE_ECI_DOCKER_TLS_FROM_SECRETS) only commands can write them to files, %s", c.kind(), c.name, why, noVolume)
 			}
 			// It only shared the daemon's volume (a service started
 			// next to it, say): nothing to point at the daemon.
@@ -308,6 +312,9 @@ var writeCertsCommand = strings.Join([]string{
 // socketWaited returns the socket path a container's commands look for
 // when it mounted the daemon's socket there, "" otherwise.
 func socketWaited(c *container) string {
+	if !c.script {
+		return ""
+	}
 	mentions := false
 	for _, line := range c.commandLines() {
 		if strings.Contains(line, "docker.sock") {

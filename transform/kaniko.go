@@ -48,6 +48,7 @@ type container struct {
 	repository    string
 	flavour       string // docker plugin flavour, "" when not one
 	commands      bool   // commands or entrypoint: not run as a plugin
+	script        bool   // its commands run (no entrypoint replaces them)
 	privileged    bool
 	dockerHost    bool   // its own environment sets DOCKER_HOST
 	dockerHostVal string // to this; "" for the default socket
@@ -149,6 +150,9 @@ func readContainers(body *yaml.Node, key string, service bool) ([]*container, er
 		c.repository = repository(c.image)
 		c.flavour = dockerPluginFlavours[c.repository]
 		c.commands = nonEmpty(lookup(n, "commands")) || nonEmpty(lookup(n, "entrypoint"))
+		// The runner runs an entrypoint in place of the commands
+		// (compiler/script.go): only without one do commands run.
+		c.script = nonEmpty(lookup(n, "commands")) && !nonEmpty(lookup(n, "entrypoint"))
 		c.privileged, _ = truth(lookup(n, "privileged"))
 		if h := lookup(resolve(lookup(n, "environment")), "DOCKER_HOST"); h != nil {
 			c.dockerHost = true
