@@ -25,7 +25,22 @@ func commandText(s string) string { return strings.ReplaceAll(s, "$$", "$") }
 // command that does not parse is skipped: the runner's shell will
 // refuse it anyway, and guessing at it would only add false alarms.
 func dockerCalls(commands []string) []dockerCall {
+	calls, _ := scanCommands(commands)
+	return calls
+}
+
+// hostAssign is a command's own assignment of DOCKER_HOST (export,
+// a bare or prefix assignment), which overrides the step's environment.
+type hostAssign struct {
+	line  string // the command as the author wrote it
+	value string // the value assigned, shell quotes taken off
+}
+
+// scanCommands finds the docker calls of commands, and their
+// assignments of DOCKER_HOST.
+func scanCommands(commands []string) ([]dockerCall, []hostAssign) {
 	var calls []dockerCall
+	var assigns []hostAssign
 	parser := syntax.NewParser(syntax.Variant(syntax.LangPOSIX))
 	printer := syntax.NewPrinter()
 	var scan func(line, text string, depth int)
@@ -35,6 +50,13 @@ func dockerCalls(commands []string) []dockerCall {
 			return
 		}
 		syntax.Walk(file, func(node syntax.Node) bool {
+			if a, ok := node.(*syntax.Assign); ok && a.Name != nil && a.Name.Value == "DOCKER_HOST" && a.Value != nil && !a.Append {
+				var b bytes.Buffer
+				if err := printer.Print(&b, a.Value); err == nil {
+					assigns = append(assigns, hostAssign{line: line, value: unquote(b.String())})
+				}
+				return true
+			}
 			call, ok := node.(*syntax.CallExpr)
 			if !ok {
 				return true
@@ -46,6 +68,16 @@ func dockerCalls(commands []string) []dockerCall {
 					return true
 				}
 				words = append(words, b.String())
+			}
+			switch path.Base(unquote(firstWord(words))) {
+			case "export", "readonly", "local", "env", "sudo":
+				// export DOCKER_HOST=..., env DOCKER_HOST=... docker: in
+				// POSIX shell these are words, not assignments.
+				for _, w := range words[1:] {
+					if v, ok := strings.CutPrefix(unquote(w), "DOCKER_HOST="); ok {
+						assigns = append(assigns, hostAssign{line: line, value: v})
+					}
+				}
 			}
 			words, runs := unwrap(words)
 			if !runs || len(words) == 0 {
@@ -68,7 +100,14 @@ func dockerCalls(commands []string) []dockerCall {
 	for _, line := range commands {
 		scan(line, commandText(line), 0)
 	}
-	return calls
+	return calls, assigns
+}
+
+func firstWord(words []string) string {
+	if len(words) == 0 {
+		return ""
+	}
+	return words[0]
 }
 
 // shellScript returns the script a shell's -c runs, with the quotes
@@ -175,6 +214,29 @@ func (c dockerCall) subcommandAt() (int, string) {
 		return i, a
 	}
 	return -1, ""
+}
+
+// globalHost returns the daemon a -H or --host flag before the
+// subcommand names, "" when there is none: it wins over DOCKER_HOST.
+func (c dockerCall) globalHost() string {
+	i, _ := c.subcommandAt()
+	if i < 0 {
+		i = len(c.args)
+	}
+	host := ""
+	for j := 0; j < i; j++ {
+		a := unquote(c.args[j])
+		switch {
+		case (a == "-H" || a == "--host") && j+1 < i:
+			host = unquote(c.args[j+1])
+			j++
+		case strings.HasPrefix(a, "--host="):
+			host = strings.TrimPrefix(a, "--host=")
+		case strings.HasPrefix(a, "-H") && len(a) > 2:
+			host = strings.TrimPrefix(a[2:], "=")
+		}
+	}
+	return host
 }
 
 // runFlags returns the flags of a docker run or create up to its image

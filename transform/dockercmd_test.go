@@ -312,3 +312,51 @@ func TestRemoteDockerRefusals(t *testing.T) {
 		})
 	}
 }
+
+// The commands' own DOCKER_HOST (export, env, a prefix assignment) and
+// docker's -H flag win over the environment the remote daemon is put
+// in; each is found, with its value.
+func TestDockerHostOverrides(t *testing.T) {
+	tests := []struct {
+		line    string
+		assigns []string
+		hosts   []string
+	}{
+		{line: "export DOCKER_HOST=tcp://docker:2375", assigns: []string{"tcp://docker:2375"}},
+		{line: `export A=1 DOCKER_HOST="tcp://localhost:2375"`, assigns: []string{"tcp://localhost:2375"}},
+		{line: "DOCKER_HOST=tcp://docker:2375 docker build .", assigns: []string{"tcp://docker:2375"}, hosts: []string{""}},
+		{line: "DOCKER_HOST=unix:///var/run/docker.sock", assigns: []string{"unix:///var/run/docker.sock"}},
+		{line: "env DOCKER_HOST=tcp://docker:2375 docker ps", assigns: []string{"tcp://docker:2375"}, hosts: []string{""}},
+		{line: `sh -c 'export DOCKER_HOST=tcp://docker:2375; docker ps'`, assigns: []string{"tcp://docker:2375"}, hosts: []string{""}},
+		{line: "docker -H tcp://docker:2375 build .", hosts: []string{"tcp://docker:2375"}},
+		{line: "docker --host=tcp://127.0.0.1:2375 ps", hosts: []string{"tcp://127.0.0.1:2375"}},
+		{line: "docker -Htcp://docker:2375 ps", hosts: []string{"tcp://docker:2375"}},
+		{line: "docker --log-level debug -H unix:///var/run/docker.sock push x", hosts: []string{"unix:///var/run/docker.sock"}},
+		{line: "docker run -h myhost img", hosts: []string{""}},
+		{line: "docker run img docker -H tcp://docker:2375 ps", hosts: []string{""}},
+		{line: "echo DOCKER_HOST=tcp://docker:2375"},
+		{line: "export DOCKER_HOST"},
+	}
+	for _, tt := range tests {
+		calls, assigns := scanCommands([]string{tt.line})
+		var gotAssigns, gotHosts []string
+		for _, a := range assigns {
+			if a.line != tt.line {
+				t.Errorf("%q: assignment's line %q", tt.line, a.line)
+			}
+			gotAssigns = append(gotAssigns, a.value)
+		}
+		for _, c := range calls {
+			gotHosts = append(gotHosts, c.globalHost())
+		}
+		if !reflect.DeepEqual(gotAssigns, tt.assigns) || !reflect.DeepEqual(gotHosts, tt.hosts) {
+			t.Errorf("%q: assignments %q, -H %q; want %q, %q", tt.line, gotAssigns, gotHosts, tt.assigns, tt.hosts)
+		}
+	}
+	if !setsLocalDockerHost([]string{"make", "export DOCKER_HOST=tcp://dind:2375"}, []string{"dind"}) {
+		t.Error("export DOCKER_HOST=tcp://dind:2375 with a daemon service named dind: not seen as the pod's daemon")
+	}
+	if setsLocalDockerHost([]string{"export DOCKER_HOST=tcp://builder.example.com:2376", "export DOCKER_HOST=$REMOTE"}, nil) {
+		t.Error("a daemon outside the pod, or one the shell expands, seen as the pod's daemon")
+	}
+}

@@ -105,10 +105,38 @@ func (d RemoteDocker) mode(trusted bool) (dockerHostMode, error) {
 	return 0, fmt.Errorf("the remote Docker daemon %s needs TLS client certificates, and this repo is not trusted: the runner refuses secret volumes (DRONE_ECI_DOCKER_TLS_SECRET) for untrusted repos; set DRONE_ECI_DOCKER_TLS_FROM_SECRETS to take them from Drone secrets, or trust the repo", d.Host)
 }
 
+// setsLocalDockerHost reports whether commands point DOCKER_HOST at a
+// daemon in the pod themselves (export DOCKER_HOST=tcp://docker:2375).
+func setsLocalDockerHost(commands []string, daemonNames []string) bool {
+	_, assigns := scanCommands(commands)
+	return slices.ContainsFunc(assigns, func(a hostAssign) bool { return localAssign(a.value, daemonNames) })
+}
+
+// localAssign reports whether a DOCKER_HOST value written in a command
+// is surely the pod's daemon; one still expanded by the shell is not
+// judged.
+func localAssign(value string, daemonNames []string) bool {
+	return !strings.Contains(value, "$") && localDockerHost(value, daemonNames)
+}
+
 // checkRemoteCommands refuses what would silently change meaning on a
 // daemon that runs on another host, and warns about what merely might.
 func (r *kanikoRun) checkRemoteCommands(c *container) error {
-	for _, call := range dockerCalls(c.commandLines()) {
+	calls, assigns := scanCommands(c.commandLines())
+	// The commands' own DOCKER_HOST or -H wins over the environment
+	// this transform sets: pointed at the dropped daemon, the build
+	// would fail on ECI though the conversion said it would run.
+	for _, a := range assigns {
+		if localAssign(a.value, r.daemonNames) {
+			return fmt.Errorf("%s %q: command %q sets DOCKER_HOST=%s, the pod's own Docker daemon, which ECI cannot run; it would override the remote Docker daemon (DRONE_ECI_DOCKER_HOST) the step is given: remove the assignment", c.kind(), c.name, a.line, a.value)
+		}
+	}
+	for _, call := range calls {
+		if h := call.globalHost(); h != "" && localAssign(h, r.daemonNames) {
+			return fmt.Errorf("%s %q: command %q passes -H %s, the pod's own Docker daemon, which ECI cannot run; it would override the remote Docker daemon (DRONE_ECI_DOCKER_HOST) the step is given in DOCKER_HOST: remove the -H flag", c.kind(), c.name, call.line, h)
+		}
+	}
+	for _, call := range calls {
 		if call.subcommand() == "compose" {
 			r.p.Report.Warn("%s %q: docker compose runs on the remote daemon; bind mounts in its compose file would mount the daemon host's paths, not the step's workspace (not checked)", c.kind(), c.name)
 		}

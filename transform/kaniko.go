@@ -80,17 +80,18 @@ type volume struct {
 }
 
 type kanikoRun struct {
-	k          Kaniko
-	p          *Pipeline
-	steps      []*container
-	services   []*container
-	volumes    []*volume
-	stepList   *yaml.Node // editable steps list, once needed
-	svcList    *yaml.Node
-	owned      map[*container]*yaml.Node
-	dropMounts map[*container]map[string]bool // volume names to unmount
-	remoteMode *dockerHostMode                // set once steps use the remote daemon
-	tlsVolume  string                         // the secret volume they mount, if any
+	k           Kaniko
+	p           *Pipeline
+	steps       []*container
+	services    []*container
+	volumes     []*volume
+	stepList    *yaml.Node // editable steps list, once needed
+	svcList     *yaml.Node
+	owned       map[*container]*yaml.Node
+	dropMounts  map[*container]map[string]bool // volume names to unmount
+	remoteMode  *dockerHostMode                // set once steps use the remote daemon
+	daemonNames []string                       // the Docker daemon services' names
+	tlsVolume   string                         // the secret volume they mount, if any
 }
 
 // Apply implements Transform.
@@ -266,6 +267,7 @@ func (r *kanikoRun) run() error {
 			}
 		}
 	}
+	r.daemonNames = daemonNames
 	remote := r.k.RemoteDocker.Host != ""
 	// Who still needs a Docker daemon once the docker plugin steps are
 	// kaniko steps?
@@ -296,6 +298,9 @@ func (r *kanikoRun) run() error {
 			why = append(why, fmt.Sprintf("its commands run in %s, a Docker client image", c.image))
 		} else if c.commands && len(dockerCalls(c.commandLines())) > 0 {
 			why = append(why, "its commands run docker")
+		}
+		if c.commands && setsLocalDockerHost(c.commandLines(), daemonNames) {
+			why = append(why, "its commands set DOCKER_HOST to the pod's daemon")
 		}
 		mounted := false
 		for _, m := range c.mounts {
