@@ -230,6 +230,28 @@ func (r *kanikoRun) useRemote(needy map[*container]string, onlyMounted map[*cont
 	return nil
 }
 
+// warnInherited names the shell steps and services that inherited a
+// pipeline-level DOCKER_HOST pointing at the dropped daemon but showed
+// no use of docker, so got no remote daemon: the pipeline's DOCKER_HOST
+// goes with the daemon, and a script (make image, ./build.sh) that runs
+// docker would reach nothing.
+func (r *kanikoRun) warnInherited(users map[*container]string) {
+	host, ok := literal(lookup(resolve(lookup(r.p.Body, "environment")), "DOCKER_HOST"))
+	if !ok || !localDockerHost(host, r.daemonNames) {
+		return
+	}
+	var names []string
+	for _, c := range append(slices.Clone(r.steps), r.services...) {
+		if _, used := users[c]; used || c.convert || c.dind || c.dockerHost || !c.script || r.alreadyRemote(c) {
+			continue
+		}
+		names = append(names, fmt.Sprintf("%s %q", c.kind(), c.name))
+	}
+	if len(names) > 0 {
+		r.p.Report.Warn("%s: inherited the pipeline's DOCKER_HOST %s, which goes with the daemon; no docker was seen in the commands, so no remote Docker daemon is given: a script that runs docker (make image, ./build.sh) would reach nothing, so set DOCKER_HOST in the step's own environment", strings.Join(names, ", "), host)
+	}
+}
+
 // alreadyRemote recognises a container an earlier conversion pointed
 // at the remote daemon, so that converting twice changes nothing: its
 // DOCKER_HOST is the remote one, it mounts or writes the certificates,

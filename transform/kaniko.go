@@ -315,6 +315,9 @@ func (r *kanikoRun) run() error {
 			needy = append(needy, c.name)
 		}
 	}
+	if remote && len(daemons) > 0 {
+		r.warnInherited(needyByName)
+	}
 	if len(needy) > 0 && remote {
 		if err := r.useRemote(needyByName, onlyMounted, daemonVolumes); err != nil {
 			return err
