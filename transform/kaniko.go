@@ -465,8 +465,10 @@ func (r *kanikoRun) dropServices(daemons []*container) error {
 				also = fmt.Sprintf(", and the docker plugin steps (%s) build with kaniko", strings.Join(users, ", "))
 			}
 			r.p.Report.Changed("service %q (%s, privileged Docker daemon) removed: the steps that used it use the remote Docker daemon %s%s", d.name, d.image, r.k.RemoteDocker.Host, also)
-		} else {
+		} else if len(users) > 0 {
 			r.p.Report.Changed("service %q (%s, privileged Docker daemon) removed: the docker plugin steps it served (%s) build with kaniko now", d.name, d.image, strings.Join(users, ", "))
+		} else {
+			r.p.Report.Changed("service %q (%s, privileged Docker daemon) removed: no step or service was seen using it", d.name, d.image)
 		}
 	}
 	kept := list.Content[:0:0]
