@@ -360,3 +360,18 @@ func TestDockerHostOverrides(t *testing.T) {
 		t.Error("a daemon outside the pod, or one the shell expands, seen as the pod's daemon")
 	}
 }
+
+func TestSocketTest(t *testing.T) {
+	for line, want := range map[string]bool{
+		"while [ ! -S /var/run/docker.sock ]; do sleep 1; done":  true,
+		`until test -S "/var/run/docker.sock"; do sleep 1; done`: true,
+		"[ -S /run/docker.sock ] || exit 1":                      true,
+		"while [ ! -e /var/run/docker.sock ]; do sleep 1; done":  false,
+		"docker build -S x .":                                    false,
+		"ls -S /var/run":                                         false,
+	} {
+		if got := socketTest.MatchString(line); got != want {
+			t.Errorf("%q: socket test %v, want %v", line, got, want)
+		}
+	}
+}

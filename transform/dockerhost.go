@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -119,6 +120,10 @@ func localAssign(value string, daemonNames []string) bool {
 	return !strings.Contains(value, "$") && localDockerHost(value, daemonNames)
 }
 
+// socketTest is a shell test that a path ending in docker.sock is a
+// socket: [ -S /var/run/docker.sock ], test -S "$SOCK/docker.sock".
+var socketTest = regexp.MustCompile(`(^|[\s!\[(])-S\s+["']?[^\s;&|)\]]*docker\.sock`)
+
 // checkRemoteCommands refuses what would silently change meaning on a
 // daemon that runs on another host, and warns about what merely might.
 func (r *kanikoRun) checkRemoteCommands(c *container) error {
@@ -129,6 +134,14 @@ func (r *kanikoRun) checkRemoteCommands(c *container) error {
 	for _, a := range assigns {
 		if localAssign(a.value, r.daemonNames) {
 			return fmt.Errorf("%s %q: command %q sets DOCKER_HOST=%s, the pod's own Docker daemon, which ECI cannot run; it would override the remote Docker daemon (DRONE_ECI_DOCKER_HOST) the step is given: remove the assignment", c.kind(), c.name, a.line, a.value)
+		}
+	}
+	// A wait for the socket gets a placeholder file (pointAtRemote),
+	// but no shell command can make a socket: a test for one (-S) would
+	// wait until the build times out.
+	for _, line := range c.commandLines() {
+		if socketTest.MatchString(line) {
+			return fmt.Errorf("%s %q: command %q tests for the local Docker daemon's socket (-S); with the remote Docker daemon (DRONE_ECI_DOCKER_HOST) there is no socket in the step and no command can make one, so a wait for it would never end: wait with 'until docker info >/dev/null 2>&1; do sleep 1; done' instead", c.kind(), c.name, line)
 		}
 	}
 	for _, call := range calls {
