@@ -243,6 +243,34 @@ func (r *kanikoRun) useRemote(needy map[*container]string, onlyMounted map[*cont
 	return nil
 }
 
+// checkDaemonPorts refuses commands that reach the daemon service by
+// its name and port (until nc -z docker 2375, curl docker:2375/_ping):
+// the service and its host alias go, so a wait for it would never end
+// and a call to it fails, though the remote daemon is up.
+func (r *kanikoRun) checkDaemonPorts() error {
+	var names []string
+	for _, n := range r.daemonNames {
+		names = append(names, regexp.QuoteMeta(n))
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	re := regexp.MustCompile(`(?i)(^|[^\w.-])(` + strings.Join(names, "|") + `)(:|\s+)(2375|2376)\b`)
+	for _, c := range append(slices.Clone(r.steps), r.services...) {
+		if c.dind || c.convert || r.alreadyRemote(c) {
+			continue
+		}
+		_, assigns := scanCommands(c.commandLines())
+		for _, line := range c.commandLines() {
+			if !re.MatchString(line) || slices.ContainsFunc(assigns, func(a hostAssign) bool { return a.line == line }) {
+				continue // an assignment of DOCKER_HOST has its own message
+			}
+			return fmt.Errorf("%s %q: command %q reaches the Docker daemon service %q by name and port; on ECI that service is removed and the remote Docker daemon (DRONE_ECI_DOCKER_HOST) is in DOCKER_HOST instead, so the command would wait forever or fail: drop the wait (the remote daemon is already up), or wait with 'until docker info >/dev/null 2>&1; do sleep 1; done'", c.kind(), c.name, line, re.FindStringSubmatch(line)[2])
+		}
+	}
+	return nil
+}
+
 // warnInherited names the shell steps and services that inherited a
 // pipeline-level DOCKER_HOST pointing at the dropped daemon but showed
 // no use of docker, so got no remote daemon: the pipeline's DOCKER_HOST

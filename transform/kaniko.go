@@ -316,6 +316,9 @@ func (r *kanikoRun) run() error {
 		}
 	}
 	if remote && len(daemons) > 0 {
+		if err := r.checkDaemonPorts(); err != nil {
+			return err
+		}
 		r.warnInherited(needyByName)
 	}
 	if len(needy) > 0 && remote {
