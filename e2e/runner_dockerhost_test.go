@@ -277,6 +277,54 @@ func isDockerClientImage(image string) bool {
 // real /bin/sh: the three files hold the secrets' values exactly, and
 // only their owner can read them.
 func TestRemoteDockerCertsWritten(t *testing.T) {
+	secrets := map[string]string{
+		"docker_ca":   "-----BEGIN CERTIFICATE-----\nMIIB$$x${HOME}\\n`id`\n-----END CERTIFICATE-----",
+		"docker_cert": "-----BEGIN CERTIFICATE-----\ncert 'quoted' \"double\"\n-----END CERTIFICATE-----",
+		"docker_key":  "-----BEGIN PRIVATE KEY-----\nkey%s%d\n-----END PRIVATE KEY-----",
+	}
+	certDir, out, err, script := runCertsCommand(t, secrets)
+	if err != nil {
+		t.Fatalf("first command failed: %v\n%s\nscript:\n%s", err, out, script)
+	}
+	for file, secret := range map[string]string{"ca.pem": "docker_ca", "cert.pem": "docker_cert", "key.pem": "docker_key"} {
+		path := filepath.Join(certDir, file)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(data) != secrets[secret]+"\n" {
+			t.Errorf("%s holds %q, want secret %s %q", file, data, secret, secrets[secret]+"\n")
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", file, info.Mode().Perm())
+		}
+	}
+}
+
+// TestRemoteDockerEmptyCertsStop: a Drone secret the build does not get
+// (a pull request from a fork) stops the step with a message saying so,
+// instead of the docker client's TLS error at its first call.
+func TestRemoteDockerEmptyCertsStop(t *testing.T) {
+	_, out, err, script := runCertsCommand(t, map[string]string{"docker_ca": "ca", "docker_cert": "cert"})
+	if err == nil {
+		t.Fatalf("first command succeeded with an empty key secret\n%s\nscript:\n%s", out, script)
+	}
+	if !strings.Contains(string(out), "drone-convert-eci: the remote Docker daemon's client certificates are empty") {
+		t.Errorf("no message about the empty secrets:\n%s", out)
+	}
+}
+
+// runCertsCommand converts the dind-service golden with certificates
+// from Drone secrets, compiles it with the runner, and runs the first
+// command of step test through the runner's envsubst, compiler and
+// script with a real /bin/sh, writing the certificates to a temporary
+// directory.
+func runCertsCommand(t *testing.T, secrets map[string]string) (certDir string, out []byte, err error, script string) {
+	t.Helper()
 	if _, err := exec.LookPath("/bin/sh"); err != nil {
 		t.Skip("no /bin/sh")
 	}
@@ -288,11 +336,6 @@ func TestRemoteDockerCertsWritten(t *testing.T) {
 	if err != nil || result.Config == nil {
 		t.Fatalf("conversion: %v", err)
 	}
-	secrets := map[string]string{
-		"docker_ca":   "-----BEGIN CERTIFICATE-----\nMIIB$$x${HOME}\\n`id`\n-----END CERTIFICATE-----",
-		"docker_cert": "-----BEGIN CERTIFICATE-----\ncert 'quoted' \"double\"\n-----END CERTIFICATE-----",
-		"docker_key":  "-----BEGIN PRIVATE KEY-----\nkey%s%d\n-----END PRIVATE KEY-----",
-	}
 	results, err := runnertest.Compile(result.Config, runnertest.Options{Secrets: secrets})
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +344,7 @@ func TestRemoteDockerCertsWritten(t *testing.T) {
 	if c == nil {
 		t.Fatal("no container for step test")
 	}
-	certDir := filepath.Join(t.TempDir(), "certs")
+	certDir = filepath.Join(t.TempDir(), "certs")
 	env := containerEnv(c, results[0].Secret)
 	for i, kv := range env {
 		switch {
@@ -325,24 +368,6 @@ func TestRemoteDockerCertsWritten(t *testing.T) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = t.TempDir()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("first command failed: %v\n%s\nscript:\n%s", err, out, scriptOf(env))
-	}
-	for file, secret := range map[string]string{"ca.pem": "docker_ca", "cert.pem": "docker_cert", "key.pem": "docker_key"} {
-		path := filepath.Join(certDir, file)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(data) != secrets[secret]+"\n" {
-			t.Errorf("%s holds %q, want secret %s %q", file, data, secret, secrets[secret]+"\n")
-		}
-		info, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %v, want 0600", file, info.Mode().Perm())
-		}
-	}
+	out, err = cmd.CombinedOutput()
+	return certDir, out, err, scriptOf(env)
 }

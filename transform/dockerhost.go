@@ -395,7 +395,11 @@ func (r *kanikoRun) pointAtRemote(c *container, n *yaml.Node, mode dockerHostMod
 
 // writeCertsCommand writes the Drone secrets to the files the docker
 // client reads, readable by the step's user only.
+// An empty secret (not set, or not given to this build: Drone withholds
+// secrets from pull requests of forks unless allowed) stops the step
+// with a message, not with the docker client's TLS error later on.
 var writeCertsCommand = strings.Join([]string{
+	`{ [ -n "$` + dockerCAEnv + `" ] && [ -n "$` + dockerCertEnv + `" ] && [ -n "$` + dockerKeyEnv + `" ] || { echo "drone-convert-eci: the remote Docker daemon's client certificates are empty: the Drone secrets named by DRONE_ECI_DOCKER_TLS_FROM_SECRETS are missing or not given to this build (pull requests from forks get none unless allowed)" >&2; exit 1; }; }`,
 	`mkdir -p "$DOCKER_CERT_PATH"`,
 	`(umask 077 && printf '%s\n' "$` + dockerCAEnv + `" > "$DOCKER_CERT_PATH/ca.pem" && printf '%s\n' "$` + dockerCertEnv + `" > "$DOCKER_CERT_PATH/cert.pem" && printf '%s\n' "$` + dockerKeyEnv + `" > "$DOCKER_CERT_PATH/key.pem")`,
 }, " && ")
