@@ -211,7 +211,10 @@ func (r *kanikoRun) useRemote(needy map[*container]string, onlyMounted map[*cont
 			if r.p.Trusted {
 				noVolume = "and DRONE_ECI_DOCKER_TLS_SECRET, a secret volume that would mount them, is not set"
 			}
-			if !onlyMounted[c] {
+			// A step that mounts the socket's place reads the daemon
+			// (a scanner of the image just built, say); a service, or a
+			// mount elsewhere, merely shared the volume.
+			if !onlyMounted[c] || (!c.service && mountsSocket(c)) {
 				return fmt.Errorf("%s %q: needs a Docker daemon (%s), but it runs no commands of its own (a plugin, or an entrypoint, which the runner runs in place of commands): with certificates from Drone secrets (DRONE_ECI_DOCKER_TLS_FROM_SECRETS) only commands can write them to files, %s", c.kind(), c.name, why, noVolume)
 			}
 			// It only shared the daemon's volume (a service started
@@ -403,6 +406,14 @@ var writeCertsCommand = strings.Join([]string{
 	`mkdir -p "$DOCKER_CERT_PATH"`,
 	`(umask 077 && printf '%s\n' "$` + dockerCAEnv + `" > "$DOCKER_CERT_PATH/ca.pem" && printf '%s\n' "$` + dockerCertEnv + `" > "$DOCKER_CERT_PATH/cert.pem" && printf '%s\n' "$` + dockerKeyEnv + `" > "$DOCKER_CERT_PATH/key.pem")`,
 }, " && ")
+
+// mountsSocket reports whether a container mounts something where the
+// Docker daemon's socket lives.
+func mountsSocket(c *container) bool {
+	return slices.ContainsFunc(c.mounts, func(m mount) bool {
+		return m.path == "/var/run" || m.path == "/run" || strings.HasSuffix(m.path, "/docker.sock")
+	})
+}
 
 // socketWaited returns the socket path a container's commands look for
 // when it mounted the daemon's socket there, "" otherwise.
