@@ -162,6 +162,11 @@ func (r *kanikoRun) checkRemoteCommands(c *container) error {
 		if n := call.containerNetwork(); n != "" {
 			return fmt.Errorf("%s %q: command %q joins --network %s; on the shared remote Docker daemon (DRONE_ECI_DOCKER_HOST) containers of concurrent builds share one namespace of names, so the container it joins may be another build's: use a network of the build's own, named after DRONE_BUILD_NUMBER", c.kind(), c.name, call.line, n)
 		}
+		for _, name := range call.flagValues("--name") {
+			if name != "" && !strings.Contains(name, "$") {
+				r.p.Report.Warn("%s %q: command %q names its container %s; on the shared remote Docker daemon two builds running at once collide on that name (put ${DRONE_BUILD_NUMBER} in it)", c.kind(), c.name, call.line, name)
+			}
+		}
 		if call.publishes() {
 			r.p.Report.Warn("%s %q: command %q publishes ports; on the remote Docker daemon they open on the daemon's host, not on the step's localhost", c.kind(), c.name, call.line)
 		}
