@@ -18,8 +18,10 @@ type RemoteDocker struct {
 	DockerHost string `envconfig:"DRONE_ECI_DOCKER_HOST"`
 	// DockerPlainTCP allows the daemon without TLS.
 	DockerPlainTCP bool `envconfig:"DRONE_ECI_DOCKER_PLAIN_TCP"`
-	// DockerTLSSecret is a Kubernetes Secret in the runner's namespace
-	// holding ca.pem, cert.pem and key.pem, mounted for trusted repos.
+	// DockerTLSSecret is a Kubernetes Secret in the build pods'
+	// namespace (the runner's DRONE_NAMESPACE_DEFAULT, or a pipeline's
+	// metadata.namespace) holding ca.pem, cert.pem and key.pem, mounted
+	// for trusted repos.
 	DockerTLSSecret string `envconfig:"DRONE_ECI_DOCKER_TLS_SECRET"`
 	// DockerTLSFromSecrets names the Drone secrets holding the same
 	// files, as ca:NAME,cert:NAME,key:NAME, for untrusted repos.
