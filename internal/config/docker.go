@@ -96,8 +96,14 @@ func ValidateDockerHost(endpoint string) error {
 	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
 		return fmt.Errorf("%q: a loopback address is the pod itself, where ECI runs no daemon", endpoint)
 	}
-	if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+	ip := net.ParseIP(host)
+	if ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
 		return fmt.Errorf("%q: a loopback address is the pod itself, where ECI runs no daemon", endpoint)
+	}
+	// inet_aton shorthands (0, 127.1) reach what they abbreviate, often
+	// the pod itself; ask for the address in full.
+	if ip == nil && strings.Trim(host, "0123456789.") == "" {
+		return fmt.Errorf("%q: %s is a shorthand IPv4 address; write it in full", endpoint, host)
 	}
 	return nil
 }

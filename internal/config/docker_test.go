@@ -31,6 +31,8 @@ func TestValidateDockerHost(t *testing.T) {
 		{endpoint: "tcp://localhost.:2375", err: "loopback"},
 		{endpoint: "tcp://docker.localhost:2375", err: "loopback"},
 		{endpoint: "tcp://127.0.0.1:2375", err: "loopback"},
+		{endpoint: "tcp://0:2376", err: "shorthand IPv4"},
+		{endpoint: "tcp://127.1:2376", err: "shorthand IPv4"},
 		{endpoint: "tcp://127.1.2.3:2375", err: "loopback"},
 		{endpoint: "tcp://[::1]:2375", err: "loopback"},
 		{endpoint: "tcp://0.0.0.0:2375", err: "loopback"},
