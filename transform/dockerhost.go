@@ -327,9 +327,16 @@ func (r *kanikoRun) alreadyRemote(c *container) bool {
 // dropped daemon's socket or storage.
 func (r *kanikoRun) unmountDaemon(c *container, daemonVolumes map[string]bool) {
 	for _, m := range c.mounts {
-		if r.servesDocker(m, daemonVolumes) {
-			r.unmount(c, m.volume)
+		if !r.servesDocker(m, daemonVolumes) {
+			continue
 		}
+		// A step that waits for the socket keeps a temp (emptyDir,
+		// world-writable) /var/run, so the placeholder can be written
+		// whatever user its image runs as.
+		if v := r.volumeByName(m.volume); v != nil && v.temp && m.path == "/var/run" && socketWaited(c) != "" {
+			continue
+		}
+		r.unmount(c, m.volume)
 	}
 }
 
