@@ -204,10 +204,13 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, m
 	if body == nil || body.Kind != yamlv3.MappingNode {
 		return outcome, fmt.Errorf("pipeline %q: expected a mapping at the top of the document", h.Name)
 	}
-	if dup := doc.DuplicateKey(); dup != nil {
+	// One walk checks the document and records it as parsed, so that
+	// only what the transforms change is re-encoded.
+	hazards := doc.BeginEdit()
+	if dup := hazards.Duplicate; dup != nil {
 		return outcome, fmt.Errorf("pipeline %q: line %d: key %q is written twice in one mapping; Drone keeps the last one silently, so remove the other before converting", h.Name, doc.FileLine(dup), dup.Value)
 	}
-	if merge, key := doc.LateMerge(); merge != nil {
+	if merge, key := hazards.Merge, hazards.MergeKey; merge != nil {
 		return outcome, fmt.Errorf("pipeline %q: line %d: the merge key (<<) comes after %q and its anchor sets %q too; Drone's YAML library then takes the anchor's value, the YAML spec the key's: move the merge key first (or drop one %q) so both agree", h.Name, doc.FileLine(merge), key, key, key)
 	}
 	disabled, err := c.disabled(h)

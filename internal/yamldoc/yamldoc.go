@@ -46,6 +46,9 @@ type Document struct {
 	// firstLine is the file line the document's text starts on; node
 	// lines count from it.
 	firstLine int
+	// parsed records the tree as parsed (BeginEdit), so that Encode can
+	// re-encode only what changed; nil re-encodes the whole document.
+	parsed *record
 }
 
 // DroneText is the document's text as Drone's runner parses it: without
@@ -68,35 +71,84 @@ func (d *Document) DuplicateKey() *yaml.Node {
 	if d.Root == nil {
 		return nil
 	}
-	return duplicateKey(d.Root, map[*yaml.Node]bool{})
+	return duplicateKey(d.Root)
 }
 
-func duplicateKey(n *yaml.Node, seen map[*yaml.Node]bool) *yaml.Node {
-	if seen[n] {
-		return nil
-	}
-	seen[n] = true
-	if n.Kind == yaml.MappingNode {
-		// Pairwise: mappings in pipelines are small, and a map per
-		// mapping would cost more.
-		for i := 2; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if k.Kind != yaml.ScalarNode || IsMergeKey(k) {
-				continue
-			}
-			for j := 0; j < i; j += 2 {
-				if prev := n.Content[j]; prev.Kind == yaml.ScalarNode && prev.Value == k.Value && !IsMergeKey(prev) {
-					return k
-				}
-			}
-		}
+// duplicateKey walks the tree by content only: aliases are not followed
+// and a parsed tree shares no node, so no node is visited twice.
+func duplicateKey(n *yaml.Node) *yaml.Node {
+	if dup := duplicateIn(n); dup != nil {
+		return dup
 	}
 	for _, child := range n.Content {
-		if dup := duplicateKey(child, seen); dup != nil {
+		if dup := duplicateKey(child); dup != nil {
 			return dup
 		}
 	}
 	return nil
+}
+
+// duplicateIn returns the first key of mapping n written twice in it.
+func duplicateIn(n *yaml.Node) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	// Pairwise: mappings in pipelines are small, and a map per mapping
+	// would cost more.
+	for i := 2; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || IsMergeKey(k) {
+			continue
+		}
+		for j := 0; j < i; j += 2 {
+			if prev := n.Content[j]; prev.Kind == yaml.ScalarNode && prev.Value == k.Value && !IsMergeKey(prev) {
+				return k
+			}
+		}
+	}
+	return nil
+}
+
+// Hazards are what makes a document unsafe to edit (DuplicateKey,
+// LateMerge).
+type Hazards struct {
+	// Duplicate is the first key written twice in one mapping.
+	Duplicate *yaml.Node
+	// Merge is the first merge key after an explicit key its sources
+	// also set, MergeKey that key's name.
+	Merge    *yaml.Node
+	MergeKey string
+}
+
+// BeginEdit is called before the tree is edited. In one walk it finds
+// what would make editing unsafe (see DuplicateKey and LateMerge) and
+// records the tree as parsed, so that Encode re-encodes only the parts
+// that change and keeps the original text of the rest. Without it,
+// Encode re-encodes edited documents whole.
+func (d *Document) BeginEdit() Hazards {
+	var h Hazards
+	if d.Root == nil {
+		return h
+	}
+	rec := &record{index: make(map[*yaml.Node]int32, 64)}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		rec.add(n)
+		if n.Kind == yaml.MappingNode {
+			if h.Duplicate == nil {
+				h.Duplicate = duplicateIn(n)
+			}
+			if h.Merge == nil {
+				h.Merge, h.MergeKey = lateMergeIn(n)
+			}
+		}
+		for _, child := range n.Content {
+			walk(child)
+		}
+	}
+	walk(d.Root)
+	d.parsed = rec
+	return h
 }
 
 // Body returns the document's top-level node, usually a mapping.
@@ -152,7 +204,10 @@ func Parse(data []byte, limits Limits) ([]*Document, error) {
 }
 
 // Encode writes the config back: untouched documents from their original
-// bytes, edited ones re-encoded after their original separator line.
+// bytes, edited ones after their original separator line: spliced (their
+// original text with only the changed entries re-encoded) when BeginEdit
+// recorded them and the changes can be placed with certainty, else
+// re-encoded whole.
 func Encode(docs []*Document) ([]byte, error) {
 	var out bytes.Buffer
 	for _, doc := range docs {
@@ -162,6 +217,16 @@ func Encode(docs []*Document) ([]byte, error) {
 		}
 		out.Write(separatorPrefix(doc.Raw))
 		repairAliases(doc.Root)
+		if doc.parsed != nil {
+			spliced, err := doc.splice()
+			if err == nil {
+				out.Write(spliced)
+				continue
+			}
+			if err != errNoSplice {
+				return nil, fmt.Errorf("document %d: encoding: %w", doc.Number, err)
+			}
+		}
 		prepare(doc.Root, false, map[*yaml.Node]bool{})
 		doubleBackslashes(doc.Root, map[*yaml.Node]bool{})
 		enc := yaml.NewEncoder(&out)
@@ -454,27 +519,36 @@ func lateMerge(n *yaml.Node, seen map[*yaml.Node]bool) (*yaml.Node, string) {
 		return nil, ""
 	}
 	seen[n] = true
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if !IsMergeKey(n.Content[i]) {
-				continue
-			}
-			for j := 0; j < i; j += 2 {
-				k := n.Content[j]
-				if IsMergeKey(k) {
-					continue
-				}
-				for _, s := range sourcesOf(n.Content[i+1]) {
-					if Lookup(s, k.Value) != nil {
-						return n.Content[i], k.Value
-					}
-				}
-			}
-		}
+	if m, key := lateMergeIn(n); m != nil {
+		return m, key
 	}
 	for _, child := range n.Content {
 		if m, key := lateMerge(child, seen); m != nil {
 			return m, key
+		}
+	}
+	return nil, ""
+}
+
+// lateMergeIn is lateMerge for mapping n alone.
+func lateMergeIn(n *yaml.Node) (*yaml.Node, string) {
+	if n.Kind != yaml.MappingNode {
+		return nil, ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !IsMergeKey(n.Content[i]) {
+			continue
+		}
+		for j := 0; j < i; j += 2 {
+			k := n.Content[j]
+			if IsMergeKey(k) {
+				continue
+			}
+			for _, s := range sourcesOf(n.Content[i+1]) {
+				if Lookup(s, k.Value) != nil {
+					return n.Content[i], k.Value
+				}
+			}
 		}
 	}
 	return nil, ""

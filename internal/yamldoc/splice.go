@@ -1,0 +1,759 @@
+package yamldoc
+
+import (
+	"bytes"
+	"errors"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Splicing: an edited document is written as its original text with
+// only the changed parts re-encoded. Re-encoding a whole document costs
+// about twice parsing it, and most of a converted pipeline (its
+// commands, comments, layout) is not touched.
+//
+// The unit of change is an entry of a block mapping (key and value) or
+// an item of a block sequence. BeginEdit records every node as parsed;
+// Encode compares the tree with that record from the document's body
+// down, keeps the text of every unchanged unit, descends into changed
+// block collections whose own node is unchanged, and re-encodes the
+// rest: a changed entry or item is replaced by its encoding, indented
+// where the original stood; a new one is inserted after its
+// predecessor; a dropped one is cut out. Whatever this cannot place with
+// certainty (flow collections, complex keys, properties before a key, a
+// sequence item whose content starts on a later line than its dash)
+// makes the whole document re-encoded instead, which is always correct.
+
+// errNoSplice: the document cannot be spliced; it is re-encoded whole.
+var errNoSplice = errors.New("cannot splice")
+
+// nodeRecord is what a node held when it was parsed.
+type nodeRecord struct {
+	kind                   yaml.Kind
+	style                  yaml.Style
+	tag, value, anchor     string
+	head, line, foot       string
+	alias                  *yaml.Node
+	contentStart, contentN int32 // into record.content
+}
+
+// record is the parsed tree of one document, by node.
+type record struct {
+	index   map[*yaml.Node]int32
+	nodes   []nodeRecord
+	content []*yaml.Node
+}
+
+func (r *record) add(n *yaml.Node) {
+	r.index[n] = int32(len(r.nodes))
+	r.nodes = append(r.nodes, nodeRecord{
+		kind: n.Kind, style: n.Style, tag: n.Tag, value: n.Value, anchor: n.Anchor,
+		head: n.HeadComment, line: n.LineComment, foot: n.FootComment, alias: n.Alias,
+		contentStart: int32(len(r.content)), contentN: int32(len(n.Content)),
+	})
+	r.content = append(r.content, n.Content...)
+}
+
+func (r *record) get(n *yaml.Node) (*nodeRecord, bool) {
+	i, ok := r.index[n]
+	if !ok {
+		return nil, false
+	}
+	return &r.nodes[i], true
+}
+
+// original is n's content as parsed.
+func (r *record) original(rec *nodeRecord) []*yaml.Node {
+	return r.content[rec.contentStart : rec.contentStart+rec.contentN]
+}
+
+// same reports whether n's own fields are as parsed (content aside).
+func (rec *nodeRecord) same(n *yaml.Node) bool {
+	return rec.kind == n.Kind && rec.style == n.Style && rec.tag == n.Tag && rec.value == n.Value &&
+		rec.anchor == n.Anchor && rec.alias == n.Alias && rec.head == n.HeadComment &&
+		rec.line == n.LineComment && rec.foot == n.FootComment
+}
+
+// clean reports whether the subtree under n is exactly as parsed, so
+// its original text still says what it holds.
+func (r *record) clean(n *yaml.Node) bool {
+	rec, ok := r.get(n)
+	if !ok || !rec.same(n) || int(rec.contentN) != len(n.Content) {
+		return false
+	}
+	for i, c := range r.original(rec) {
+		if n.Content[i] != c || !r.clean(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// splice is one change to the original text: [start, end) replaced by
+// the encoding of node (a one-entry mapping or one-item sequence), its
+// lines after the first indented by indent spaces (the first too when
+// atLineStart).
+type splice struct {
+	start, end  int
+	node        *yaml.Node
+	indent      int
+	atLineStart bool
+	// multiline: the encoding may end in a block scalar, which blank
+	// lines or deeper comments right after it would extend.
+	multiline bool
+	// strip lists comments the encoding must not repeat: they stay in
+	// the original text around the replaced range.
+	stripHead, stripFoot []*yaml.Node
+}
+
+// splicer plans the splices of one document.
+type splicer struct {
+	rec     *record
+	body    []byte // the document's original text, separator line removed
+	lines   []int  // offset of each line's start (line 1 at index 0), then len(body)
+	proc    []byte // body after envsubst's backslash rule (what nodes' columns count in)
+	splices []splice
+}
+
+func newSplicer(rec *record, body []byte) *splicer {
+	s := &splicer{rec: rec, body: body}
+	s.lines = append(make([]int, 0, bytes.Count(body, []byte("\n"))+2), 0)
+	for off := 0; ; {
+		i := bytes.IndexByte(body[off:], '\n')
+		if i < 0 {
+			break
+		}
+		off += i + 1
+		s.lines = append(s.lines, off)
+	}
+	if s.lines[len(s.lines)-1] != len(body) {
+		s.lines = append(s.lines, len(body))
+	}
+	s.proc = envsubstBackslashes(body)
+	return s
+}
+
+// numLines is the number of lines of the body.
+func (s *splicer) numLines() int { return len(s.lines) - 1 }
+
+// lineText is line l (1-based) without its line break.
+func (s *splicer) lineText(l int) []byte {
+	line := s.body[s.lines[l-1]:s.lines[l]]
+	return bytes.TrimRight(line, "\r\n")
+}
+
+// lineOf is the 1-based line holding offset off.
+func (s *splicer) lineOf(off int) int {
+	lo, hi := 0, len(s.lines)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if s.lines[mid] <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo + 1
+}
+
+// indentOf is the number of spaces starting line l, and whether the line
+// holds nothing else (blank) or only a comment.
+func (s *splicer) indentOf(l int) (indent int, blank, comment bool) {
+	text := s.lineText(l)
+	for indent < len(text) && text[indent] == ' ' {
+		indent++
+	}
+	rest := bytes.TrimLeft(text[indent:], " \t")
+	return indent, len(rest) == 0, len(rest) > 0 && rest[0] == '#'
+}
+
+// offset is the byte offset of a node's position, when everything before
+// it on its line is indentation or sequence dashes (so the original and
+// the envsubst'd text agree on it), -1 otherwise.
+func (s *splicer) offset(line, column int) int {
+	if line < 1 || line > s.numLines() || column < 1 {
+		return -1
+	}
+	start := s.lines[line-1]
+	off := start + column - 1
+	if off >= s.lines[line] {
+		return -1
+	}
+	for i := start; i < off; i++ {
+		if c := s.body[i]; c != ' ' && !(c == '-' && i+1 < len(s.body) && s.body[i+1] == ' ') {
+			return -1
+		}
+	}
+	return off
+}
+
+// onlySpaces reports whether the line holding off has only spaces before it.
+func (s *splicer) onlySpaces(off int) bool {
+	start := s.lines[s.lineOf(off)-1]
+	for i := start; i < off; i++ {
+		if s.body[i] != ' ' {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *splicer) lineStart(off int) int { return s.lines[s.lineOf(off)-1] }
+
+// keyStart is where key k's text starts, -1 when something (a property,
+// "? ") stands before it.
+func (s *splicer) keyStart(k *yaml.Node) int {
+	if k.Kind != yaml.ScalarNode || k.Anchor != "" || k.Style&(yaml.TaggedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.FlowStyle) != 0 {
+		return -1
+	}
+	off := s.offset(k.Line, k.Column)
+	if off < 0 {
+		return -1
+	}
+	c := s.body[off]
+	switch {
+	case k.Style&yaml.DoubleQuotedStyle != 0:
+		if c != '"' {
+			return -1
+		}
+	case k.Style&yaml.SingleQuotedStyle != 0:
+		if c != '\'' {
+			return -1
+		}
+	case c == '?' || c == '&' || c == '!' || c == '*' || c == '-' || c == '#' || c == '"' || c == '\'' || c == '{' || c == '[':
+		return -1
+	}
+	return off
+}
+
+// dashStart is where the dash of sequence item n stands, -1 unless it is
+// on n's own line with only spaces between.
+func (s *splicer) dashStart(n *yaml.Node) int {
+	off := s.offset(n.Line, n.Column)
+	if off < 0 {
+		return -1
+	}
+	start := s.lines[n.Line-1]
+	i := off - 1
+	for i >= start && s.body[i] == ' ' {
+		i--
+	}
+	if i < start || i == off-1 || s.body[i] != '-' {
+		return -1
+	}
+	return i
+}
+
+// unit is one entry or item of a block collection in the original text.
+type unit struct {
+	start int          // its first byte: the key or the dash
+	end   int          // where the next unit starts (a line start)
+	nodes []*yaml.Node // key and value, or the item
+	cut   int          // end of its own text: trailing blank and comment lines excluded; 0 until computed
+}
+
+// block descends into the block collection n, which stands where it was
+// parsed with its own fields unchanged; end is where its text ends.
+func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
+	orig := s.rec.original(rec)
+	if len(orig) == 0 || len(n.Content) == 0 {
+		// An emptied block collection has no text of its own left: it is
+		// written "{}" or "[]" by its parent's re-encoding.
+		return errNoSplice
+	}
+	step := 1
+	if n.Kind == yaml.MappingNode {
+		step = 2
+	}
+	units := make([]unit, 0, len(orig)/step)
+	column := -1
+	for i := 0; i+step <= len(orig); i += step {
+		var start int
+		if step == 2 {
+			start = s.keyStart(orig[i])
+		} else {
+			start = s.dashStart(orig[i])
+		}
+		if start < 0 {
+			return errNoSplice
+		}
+		col := start - s.lineStart(start)
+		if column >= 0 && (col != column || !s.onlySpaces(start)) {
+			return errNoSplice
+		}
+		column = col
+		if len(units) > 0 {
+			if start <= units[len(units)-1].start {
+				return errNoSplice
+			}
+			units[len(units)-1].end = s.lineStart(start)
+		}
+		units = append(units, unit{start: start, nodes: orig[i : i+step]})
+	}
+	units[len(units)-1].end = end
+	if units[len(units)-1].start >= end {
+		return errNoSplice
+	}
+	for i := range units {
+		if !s.indented(&units[i], column, step == 2) {
+			return errNoSplice
+		}
+	}
+	// Before the first unit, text can be inserted only when it starts
+	// its line.
+	firstAtLineStart := s.onlySpaces(units[0].start)
+
+	next := 0 // first original unit not yet matched
+	after := -1
+	if firstAtLineStart {
+		after = s.lineStart(units[0].start)
+	}
+	for i := 0; i+step <= len(n.Content); i += step {
+		entry := n.Content[i : i+step]
+		j := -1
+		for k := next; k < len(units); k++ {
+			if units[k].nodes[0] == entry[0] {
+				j = k
+				break
+			}
+		}
+		if j < 0 {
+			// New: inserted after what precedes it.
+			if after < 0 {
+				return errNoSplice
+			}
+			s.splices = append(s.splices, splice{start: after, end: after, node: wrap(n.Kind, entry), indent: column, atLineStart: true, multiline: endsMultiline(entry[len(entry)-1])})
+			continue
+		}
+		for k := next; k < j; k++ {
+			if err := s.drop(&units[k], k == 0 && !firstAtLineStart); err != nil {
+				return err
+			}
+		}
+		u := &units[j]
+		next = j + 1
+		if err := s.unit(n.Kind, u, entry, column); err != nil {
+			return err
+		}
+		after = s.cut(u)
+	}
+	for k := next; k < len(units); k++ {
+		if err := s.drop(&units[k], k == 0 && !firstAtLineStart); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indented reports whether every line of u after its first that holds
+// more than a comment is indented deeper than column (or, in a mapping,
+// is a dash of a sequence written at the key's indentation), so that u's
+// text ends where the next unit or an inserted one begins.
+func (s *splicer) indented(u *unit, column int, mapping bool) bool {
+	first, last := s.lineOf(u.start), s.lineOf(u.end-1)
+	for l := first + 1; l <= last; l++ {
+		indent, blank, comment := s.indentOf(l)
+		if blank || comment || indent > column {
+			continue
+		}
+		text := s.lineText(l)
+		if mapping && indent == column && text[indent] == '-' && (indent+1 == len(text) || text[indent+1] == ' ') {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// unit keeps, descends into or replaces one original unit, now holding
+// entry.
+func (s *splicer) unit(kind yaml.Kind, u *unit, entry []*yaml.Node, column int) error {
+	value := entry[len(entry)-1]
+	keyClean := kind == yaml.SequenceNode || s.rec.clean(entry[0])
+	if keyClean && value == u.nodes[len(u.nodes)-1] {
+		if s.rec.clean(value) {
+			return nil
+		}
+		// The same collection, edited inside: descend when it is a block
+		// collection on lines of its own.
+		if rec, ok := s.rec.get(value); ok && rec.same(value) && value.Style&yaml.FlowStyle == 0 &&
+			(value.Kind == yaml.MappingNode || value.Kind == yaml.SequenceNode) && (kind == yaml.SequenceNode || value.Line > entry[0].Line) {
+			mark := len(s.splices)
+			if err := s.block(value, rec, u.end); err == nil {
+				return nil
+			}
+			s.splices = s.splices[:mark]
+		}
+	}
+	sp := splice{start: u.start, end: s.cut(u), node: wrap(kind, entry), indent: column, multiline: endsMultiline(value)}
+	sp.stripHead, sp.stripFoot = s.aroundComments(u)
+	s.splices = append(s.splices, sp)
+	return nil
+}
+
+// drop cuts an original unit out, from the start of its line.
+func (s *splicer) drop(u *unit, midLine bool) error {
+	if midLine {
+		return errNoSplice
+	}
+	s.splices = append(s.splices, splice{start: s.lineStart(u.start), end: s.cut(u)})
+	return nil
+}
+
+// cut is where u's own text ends: after its last line that is not blank
+// or a comment, unless that line ends inside a scalar that goes on.
+func (s *splicer) cut(u *unit) int {
+	if u.cut > 0 {
+		return u.cut
+	}
+	first, last := s.lineOf(u.start), s.lineOf(u.end-1)
+	l := last
+	for l > first {
+		if _, blank, comment := s.indentOf(l); !blank && !comment {
+			break
+		}
+		l--
+	}
+	// The last scalar may go on over lines that look blank or like
+	// comments.
+	leaf, parent := s.lastLeaf(u.nodes[len(u.nodes)-1], nil)
+	if leaf != nil && leaf.Kind == yaml.ScalarNode {
+		switch {
+		case leaf.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+			// A block scalar holds every following line that is blank or
+			// indented deeper than its parent collection.
+			parentIndent := -1
+			if parent != nil {
+				parentIndent = s.collectionIndent(parent)
+			}
+			for l < last {
+				indent, blank, _ := s.indentOf(l + 1)
+				if !blank && indent <= parentIndent {
+					break
+				}
+				l++
+			}
+		case leaf.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+			if e := s.quotedEnd(leaf); e > l {
+				l = min(e, last)
+			}
+		}
+	}
+	u.cut = s.lines[l]
+	return u.cut
+}
+
+// lastLeaf is the node that ends n's text, and the collection holding it.
+func (s *splicer) lastLeaf(n, parent *yaml.Node) (*yaml.Node, *yaml.Node) {
+	for {
+		rec, ok := s.rec.get(n)
+		if !ok {
+			return nil, nil
+		}
+		orig := s.rec.original(rec)
+		if n.Kind == yaml.AliasNode || len(orig) == 0 {
+			return n, parent
+		}
+		parent, n = n, orig[len(orig)-1]
+	}
+}
+
+// collectionIndent is the indentation of a block collection's lines:
+// the column of its first key or dash, less one.
+func (s *splicer) collectionIndent(n *yaml.Node) int {
+	rec, ok := s.rec.get(n)
+	if !ok || n.Style&yaml.FlowStyle != 0 {
+		return 1 << 30 // not a block collection: nothing ends the scalar early
+	}
+	orig := s.rec.original(rec)
+	if len(orig) == 0 {
+		return 1 << 30
+	}
+	var start int
+	if n.Kind == yaml.MappingNode {
+		start = s.offset(orig[0].Line, orig[0].Column)
+	} else {
+		start = s.dashStart(orig[0])
+	}
+	if start < 0 {
+		return 1 << 30
+	}
+	return start - s.lineStart(start)
+}
+
+// quotedEnd is the line on which the quoted scalar n closes, 0 when it
+// cannot tell.
+func (s *splicer) quotedEnd(n *yaml.Node) int {
+	if n.Line < 1 || n.Line > s.numLines() {
+		return 0
+	}
+	// Columns count characters of the envsubst'd text.
+	procLines := s.lines
+	if len(s.proc) != len(s.body) {
+		procLines = lineStarts(s.proc)
+	}
+	if n.Line >= len(procLines) {
+		return 0
+	}
+	off := procLines[n.Line-1]
+	for col := 1; col < n.Column && off < len(s.proc); col++ {
+		_, w := utf8.DecodeRune(s.proc[off:])
+		off += w
+	}
+	quote := byte('"')
+	if n.Style&yaml.SingleQuotedStyle != 0 {
+		quote = '\''
+	}
+	for off < len(s.proc) && s.proc[off] != quote {
+		off++
+	}
+	for off++; off < len(s.proc); off++ {
+		switch c := s.proc[off]; {
+		case quote == '"' && c == '\\':
+			off++
+		case c == quote:
+			if quote == '\'' && off+1 < len(s.proc) && s.proc[off+1] == '\'' {
+				off++
+				continue
+			}
+			line := 1
+			for line < len(procLines) && procLines[line] <= off {
+				line++
+			}
+			return line
+		}
+	}
+	return 0
+}
+
+func lineStarts(text []byte) []int {
+	starts := []int{0}
+	for i, c := range text {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	if starts[len(starts)-1] != len(text) {
+		starts = append(starts, len(text))
+	}
+	return starts
+}
+
+// aroundComments lists the nodes of u whose comments are written outside
+// its replaced range: head comments of what starts on its first line
+// (above it) and foot comments of what ends it (below its last line).
+func (s *splicer) aroundComments(u *unit) (head, foot []*yaml.Node) {
+	first := s.lineOf(u.start)
+	var onFirst func(n *yaml.Node)
+	onFirst = func(n *yaml.Node) {
+		if n.Line != first {
+			return
+		}
+		if n.HeadComment != "" {
+			head = append(head, n)
+		}
+		if rec, ok := s.rec.get(n); ok {
+			for _, c := range s.rec.original(rec) {
+				onFirst(c)
+			}
+		}
+	}
+	for _, n := range u.nodes {
+		onFirst(n)
+	}
+	// The last spine: the unit's nodes, then the last key and value of
+	// each last collection.
+	spine := append([]*yaml.Node(nil), u.nodes...)
+	for n := u.nodes[len(u.nodes)-1]; ; {
+		rec, ok := s.rec.get(n)
+		if !ok || n.Kind == yaml.AliasNode {
+			break
+		}
+		orig := s.rec.original(rec)
+		if len(orig) == 0 {
+			break
+		}
+		if n.Kind == yaml.MappingNode && len(orig) >= 2 {
+			spine = append(spine, orig[len(orig)-2])
+		}
+		n = orig[len(orig)-1]
+		spine = append(spine, n)
+	}
+	for _, n := range spine {
+		if n.FootComment != "" {
+			foot = append(foot, n)
+		}
+	}
+	return head, foot
+}
+
+// wrap is what encodes as one entry or one item at the left margin.
+func wrap(kind yaml.Kind, entry []*yaml.Node) *yaml.Node {
+	if kind == yaml.MappingNode {
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: entry}
+	}
+	return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: entry}
+}
+
+// endsMultiline reports whether n's encoding may end in a block scalar:
+// its last scalar holds a line break.
+func endsMultiline(n *yaml.Node) bool {
+	for n != nil {
+		switch n.Kind {
+		case yaml.ScalarNode:
+			return bytes.IndexByte([]byte(n.Value), '\n') >= 0
+		case yaml.AliasNode:
+			return false
+		}
+		if len(n.Content) == 0 || n.Style&yaml.FlowStyle != 0 {
+			return false
+		}
+		n = n.Content[len(n.Content)-1]
+	}
+	return false
+}
+
+// splice writes the edited document (without its separator line) as its
+// original text with the changed units re-encoded, or errNoSplice.
+func (d *Document) splice() ([]byte, error) {
+	body := d.Raw[len(separatorLine(d.Raw)):]
+	root := d.Root
+	rootRec, ok := d.parsed.get(root)
+	if !ok || !rootRec.same(root) || len(root.Content) != 1 || int(rootRec.contentN) != 1 || d.parsed.original(rootRec)[0] != root.Content[0] {
+		return nil, errNoSplice
+	}
+	top := root.Content[0]
+	if d.parsed.clean(top) {
+		return body, nil
+	}
+	rec, ok := d.parsed.get(top)
+	if !ok || !rec.same(top) || top.Style&yaml.FlowStyle != 0 || (top.Kind != yaml.MappingNode && top.Kind != yaml.SequenceNode) {
+		return nil, errNoSplice
+	}
+	s := newSplicer(d.parsed, body)
+	if err := s.block(top, rec, len(body)); err != nil {
+		return nil, err
+	}
+	splices := s.splices
+	for i := 1; i < len(splices); i++ {
+		if splices[i].start < splices[i-1].end {
+			return nil, errNoSplice
+		}
+	}
+	// A block scalar ending a fragment would take in the blank lines
+	// after it, and comment lines deeper than the fragment: blank lines
+	// go; such a comment makes the document re-encoded whole.
+	var blanks []splice
+	for i, sp := range splices {
+		if sp.node == nil || !sp.multiline {
+			continue
+		}
+		f, k := sp.end, i+1
+		for k < len(splices) && splices[k].start == f && splices[k].node == nil {
+			f = splices[k].end
+			k++
+		}
+		if k < len(splices) && splices[k].start == f {
+			continue // another fragment follows, at this indentation or less
+		}
+		limit := len(body)
+		if k < len(splices) {
+			limit = splices[k].start
+		}
+		g := f
+		for g < limit {
+			l := s.lineOf(g)
+			indent, blank, comment := s.indentOf(l)
+			if blank {
+				g = s.lines[l]
+				continue
+			}
+			if comment && indent > sp.indent {
+				return nil, errNoSplice
+			}
+			break
+		}
+		if g > f {
+			blanks = append(blanks, splice{start: f, end: min(g, limit)})
+		}
+	}
+	if len(blanks) > 0 {
+		splices = mergeSplices(splices, blanks)
+	}
+	// From here on the tree is changed for encoding: comments kept in the
+	// original text are not repeated, merge keys untagged, backslashes
+	// doubled.
+	for _, sp := range splices {
+		for _, n := range sp.stripHead {
+			n.HeadComment = ""
+		}
+		for _, n := range sp.stripFoot {
+			n.FootComment = ""
+		}
+	}
+	prepared, doubled := map[*yaml.Node]bool{}, map[*yaml.Node]bool{}
+	out := make([]byte, 0, len(body)+len(body)/4)
+	var frag bytes.Buffer
+	prev := 0
+	for _, sp := range splices {
+		out = append(out, body[prev:sp.start]...)
+		prev = sp.end
+		if sp.node == nil {
+			continue
+		}
+		prepare(sp.node, false, prepared)
+		doubleBackslashes(sp.node, doubled)
+		frag.Reset()
+		enc := yaml.NewEncoder(&frag)
+		enc.SetIndent(2)
+		if err := enc.Encode(sp.node); err != nil {
+			return nil, err
+		}
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+		if sp.atLineStart && len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		out = appendIndented(out, frag.Bytes(), sp.indent, sp.atLineStart)
+	}
+	out = append(out, body[prev:]...)
+	return out, nil
+}
+
+// appendIndented appends text's lines indented by indent spaces, the
+// first line too when first is set; empty lines stay empty.
+func appendIndented(out, text []byte, indent int, first bool) []byte {
+	for i := 0; len(text) > 0; i++ {
+		line := text
+		if j := bytes.IndexByte(text, '\n'); j >= 0 {
+			line = text[:j+1]
+		}
+		text = text[len(line):]
+		if (i > 0 || first) && len(line) > 1 {
+			for k := 0; k < indent; k++ {
+				out = append(out, ' ')
+			}
+		}
+		out = append(out, line...)
+	}
+	return out
+}
+
+// mergeSplices merges two lists ordered by start; at equal starts a
+// ends before b's, as b's start where a's end.
+func mergeSplices(a, b []splice) []splice {
+	out := make([]splice, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		if j >= len(b) || (i < len(a) && a[i].start <= b[j].start) {
+			out = append(out, a[i])
+			i++
+		} else {
+			out = append(out, b[j])
+			j++
+		}
+	}
+	return out
+}

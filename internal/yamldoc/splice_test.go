@@ -1,0 +1,266 @@
+package yamldoc
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	buildkite "github.com/buildkite/yaml"
+	"github.com/drone/envsubst"
+	"gopkg.in/yaml.v3"
+)
+
+// FuzzSplice: a document edited after BeginEdit and written by splicing
+// means, to Drone (envsubst, then buildkite/yaml) and to yaml.v3, what
+// the same edits mean re-encoded whole.
+func FuzzSplice(f *testing.F) {
+	for _, pattern := range []string{"../../testdata/convert/*.yml", "../../../shared/corpus/public/*.y*ml"} {
+		files, _ := filepath.Glob(pattern)
+		for i, file := range files {
+			if data, err := os.ReadFile(file); err == nil {
+				f.Add(data, int64(i))
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, seed int64) {
+		watchdog := time.AfterFunc(2*time.Second, func() { panic(fmt.Sprintf("hang on %q", data)) })
+		defer watchdog.Stop()
+		spliced, err := Parse(data, testLimits)
+		if err != nil {
+			return
+		}
+		whole, _ := Parse(data, testLimits)
+		for i, d := range spliced {
+			// Only mappings are ever edited (pipelines are mappings); yaml.v3
+			// cannot re-encode every odd scalar document it parses.
+			if d.Body() == nil || d.Body().Kind != yaml.MappingNode {
+				continue
+			}
+			d.BeginEdit()
+			editRandomly(d.Root, rand.New(rand.NewSource(seed+int64(i))))
+			editRandomly(whole[i].Root, rand.New(rand.NewSource(seed+int64(i))))
+			d.Edited, whole[i].Edited = true, true
+		}
+		want, err := Encode(whole)
+		if err != nil {
+			return // yaml.v3 refuses to encode some trees it parsed
+		}
+		got, err := Encode(spliced)
+		if err != nil {
+			t.Fatalf("spliced encoding fails where the whole one does not: %v\n%q", err, data)
+		}
+		again, err := Parse(got, Limits{MaxDocuments: 1 << 20, MaxDepth: 1 << 20, MaxExpandedNodes: 1 << 30, AliasRatio: 1 << 10})
+		if err != nil {
+			t.Fatalf("spliced config does not parse: %v\n%q\n%q", err, data, got)
+		}
+		ref, err := Parse(want, Limits{MaxDocuments: 1 << 20, MaxDepth: 1 << 20, MaxExpandedNodes: 1 << 30, AliasRatio: 1 << 10})
+		if err != nil {
+			return
+		}
+		if count(again) != count(ref) {
+			t.Fatalf("spliced config has %d documents, want %d\n%q\n%q\n%q", count(again), count(ref), data, got, want)
+		}
+		for i, d := range spliced {
+			if d.Number == 0 || i >= len(again) || i >= len(ref) {
+				continue
+			}
+			if exotic(whole[i].Root) || bytes.Contains(d.Raw, []byte("!")) || substitutedFlowScalar(whole[i]) || blankIndentedLine.Match(d.Raw) || lineEndEscape.Match(d.Raw) || !utf8.Valid(d.Raw) {
+				continue
+			}
+			if _, err := envsubst.Eval(string(droneBody(d.Raw)), func(string) string { return "x" }); err != nil {
+				continue
+			}
+			g, errG := droneReads(again[i].Raw)
+			w, errW := droneReads(ref[i].Raw)
+			if errW != nil {
+				continue
+			}
+			if errG != nil || !reflect.DeepEqual(g, w) {
+				t.Fatalf("document %d: spliced means something else to Drone (%v):\n%q\nspliced:\n%s\nwhole:\n%s", d.Number, errG, data, again[i].Raw, ref[i].Raw)
+			}
+			var gv, wv any
+			errG = yaml.Unmarshal(envsubstBackslashes(droneBody(again[i].Raw)), &gv)
+			errW = yaml.Unmarshal(envsubstBackslashes(droneBody(ref[i].Raw)), &wv)
+			if errW == nil && (errG != nil || !reflect.DeepEqual(gv, wv)) {
+				t.Fatalf("document %d: spliced means something else to yaml.v3 (%v):\n%q\nspliced:\n%s\nwhole:\n%s", d.Number, errG, data, again[i].Raw, ref[i].Raw)
+			}
+		}
+	})
+}
+
+// droneReads is a document as the runner reads it: envsubst, then
+// buildkite/yaml.
+func droneReads(raw []byte) (any, error) {
+	text, err := envsubst.Eval(string(droneBody(raw)), func(string) string { return "x" })
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	err = buildkite.Unmarshal([]byte(text), &v)
+	return v, err
+}
+
+// editRandomly edits a tree the way transforms do: values replaced, keys
+// and items added and removed, collections copied, anchors kept.
+func editRandomly(root *yaml.Node, rng *rand.Rand) {
+	var nodes []*yaml.Node
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		nodes = append(nodes, n)
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(root)
+	values := []string{"x", "a\nb\n", "x\n\n", "\n", `a\b`, "$x", "- y", "# z", "", "multi word value", "a\n  b"}
+	newValue := func(i int) *yaml.Node {
+		switch rng.Intn(4) {
+		case 0:
+			return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprintf("new_%d", i)},
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: values[rng.Intn(len(values))]},
+			}}
+		case 1:
+			return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{
+				{Kind: yaml.ScalarNode, Tag: "!!str", Value: values[rng.Intn(len(values))]},
+			}}
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: values[rng.Intn(len(values))]}
+	}
+	for i, n := range nodes {
+		if n.Kind == yaml.DocumentNode || rng.Intn(6) != 0 {
+			continue
+		}
+		switch n.Kind {
+		case yaml.ScalarNode:
+			if rng.Intn(2) == 0 {
+				n.Value = values[rng.Intn(len(values))]
+				n.Tag, n.Style = "!!str", 0
+			} else {
+				n.Value += "x"
+			}
+		case yaml.MappingNode:
+			switch op := rng.Intn(4); {
+			case op == 0 || len(n.Content) < 2:
+				n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprintf("new_key_%d", i)}, newValue(i))
+			case op == 1:
+				k := rng.Intn(len(n.Content)/2) * 2
+				n.Content = append(n.Content[:k:k], n.Content[k+2:]...)
+			case op == 2:
+				k := rng.Intn(len(n.Content)/2)*2 + 1
+				if v := n.Content[k]; v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode {
+					fresh := &yaml.Node{Kind: v.Kind, Tag: v.Tag, Style: v.Style, Anchor: v.Anchor, Content: append([]*yaml.Node(nil), v.Content...)}
+					fresh.Content = append(fresh.Content, newValue(i))
+					if v.Kind == yaml.MappingNode {
+						fresh.Content[len(fresh.Content)-1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprintf("new_key_%d", i)}
+						fresh.Content = append(fresh.Content, newValue(i))
+					}
+					n.Content[k] = fresh
+				} else {
+					n.Content[k] = newValue(i)
+				}
+			default:
+				n.Content = append([]*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprintf("new_key_%d", i)}, newValue(i)}, n.Content...)
+			}
+		case yaml.SequenceNode:
+			switch op := rng.Intn(4); {
+			case op == 0 || len(n.Content) == 0:
+				n.Content = append(n.Content, newValue(i))
+			case op == 1:
+				k := rng.Intn(len(n.Content))
+				n.Content = append(n.Content[:k:k], n.Content[k+1:]...)
+			case op == 2:
+				k := rng.Intn(len(n.Content) + 1)
+				n.Content = append(n.Content[:k:k], append([]*yaml.Node{newValue(i)}, n.Content[k:]...)...)
+			default:
+				k := rng.Intn(len(n.Content))
+				n.Content[k] = newValue(i)
+			}
+		}
+	}
+}
+
+// TestSplice: edited documents keep the text of what was not edited.
+func TestSplice(t *testing.T) {
+	tests := []struct {
+		name, input, want string
+		edit              func(body *yaml.Node)
+	}{
+		{
+			name:  "value replaced, comments and layout kept",
+			input: "# head\nkind: pipeline # kind\n\nsteps:\n- name: a   # odd spacing\n  image: x\n# between\n- name: b\n  image: y\n\n# tail\n",
+			want:  "# head\nkind: pipeline # kind\n\nsteps:\n- name: a   # odd spacing\n  image: x\n# between\n- name: b\n  image: z\n\n# tail\n",
+			edit: func(body *yaml.Node) {
+				body.Content[3].Content[1].Content[3] = &yaml.Node{Kind: yaml.ScalarNode, Value: "z"}
+			},
+		},
+		{
+			name:  "key appended after the last entry, before trailing comments",
+			input: "a: 1\nb:\n  c: 2\n# tail\n",
+			want:  "a: 1\nb:\n  c: 2\n  d: 3\n# tail\n",
+			edit: func(body *yaml.Node) {
+				b := body.Content[3]
+				b.Content = append(b.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "d"}, &yaml.Node{Kind: yaml.ScalarNode, Value: "3"})
+			},
+		},
+		{
+			name:  "item inserted first, and an entry dropped",
+			input: "steps:\n  - name: a\n    x: 1\n    y: 2\n",
+			want:  "steps:\n  - new\n  - x: 1\n    y: 2\n",
+			edit: func(body *yaml.Node) {
+				seq := body.Content[1]
+				seq.Content[0].Content = seq.Content[0].Content[2:]
+				seq.Content = append([]*yaml.Node{{Kind: yaml.ScalarNode, Value: "new"}}, seq.Content...)
+			},
+		},
+		{
+			name:  "a block scalar written before blank lines takes none of them",
+			input: "a: 1\n\n\nb: 2\n",
+			want:  "a: |+\n  x\n\nb: 2\n",
+			edit: func(body *yaml.Node) {
+				body.Content[1] = &yaml.Node{Kind: yaml.ScalarNode, Value: "x\n\n"}
+			},
+		},
+		{
+			name:  "backslashes doubled in re-encoded text only",
+			input: "a: 'x\\\\y'\nb: 1\n",
+			want:  "a: 'x\\\\y'\nb: '\\\\'\n",
+			edit: func(body *yaml.Node) {
+				body.Content[3] = &yaml.Node{Kind: yaml.ScalarNode, Value: `\`, Style: yaml.SingleQuotedStyle}
+			},
+		},
+		{
+			name:  "a flow parent re-encodes the document",
+			input: "a: {b: 1}   # c\n",
+			want:  "a: {b: 2} # c\n",
+			edit: func(body *yaml.Node) {
+				body.Content[1].Content[1] = &yaml.Node{Kind: yaml.ScalarNode, Value: "2"}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			docs, err := Parse([]byte(tt.input), testLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs[0].BeginEdit()
+			tt.edit(docs[0].Body())
+			docs[0].Edited = true
+			out, err := Encode(docs)
+			if err != nil || string(out) != tt.want {
+				t.Errorf("got %q, %v\nwant %q", out, err, tt.want)
+			}
+			if strings.Count(string(out), "\n") == 0 {
+				t.Errorf("empty output")
+			}
+		})
+	}
+}
