@@ -31,7 +31,9 @@ func checkExpansion(docs []*Document, limits Limits) error {
 			return fmt.Errorf("document %d: nesting depth %d exceeds the limit of %d (DRONE_ECI_MAX_DEPTH)", doc.Number, height, limits.MaxDepth)
 		}
 		expanded = saturatingAdd(expanded, size)
-		literal += countLiteral(doc.Root)
+		weight, nodes := countLiteral(doc.Root)
+		literal += weight
+		doc.nodes = int(nodes)
 		budget := max(int64(limits.MaxExpandedNodes), int64(limits.AliasRatio)*literal)
 		if expanded > budget {
 			return fmt.Errorf("document %d: aliases expand the config to more than %d nodes from %d written (limits DRONE_ECI_MAX_EXPANDED_NODES and DRONE_ECI_MAX_ALIAS_RATIO); refusing it before the Drone server would expand it", doc.Number, budget, literal)
@@ -99,10 +101,14 @@ func weight(n *yaml.Node) int64 {
 	return 1 + int64(len(n.Value))/64
 }
 
-func countLiteral(n *yaml.Node) int64 {
-	count := weight(n)
+// countLiteral returns the weight of the tree as written and its number
+// of nodes.
+func countLiteral(n *yaml.Node) (weighed, nodes int64) {
+	weighed, nodes = weight(n), 1
 	for _, child := range n.Content {
-		count += countLiteral(child)
+		w, c := countLiteral(child)
+		weighed += w
+		nodes += c
 	}
-	return count
+	return weighed, nodes
 }

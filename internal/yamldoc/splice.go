@@ -3,6 +3,7 @@ package yamldoc
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -28,14 +29,14 @@ import (
 // errNoSplice: the document cannot be spliced; it is re-encoded whole.
 var errNoSplice = errors.New("cannot splice")
 
-// nodeRecord is what a node held when it was parsed.
+// nodeRecord is what a node held when it was parsed. Comments are not
+// recorded: a changed comment alone changes no meaning.
 type nodeRecord struct {
-	kind                   yaml.Kind
-	style                  yaml.Style
 	tag, value, anchor     string
-	head, line, foot       string
 	alias                  *yaml.Node
 	contentStart, contentN int32 // into record.content
+	kind                   yaml.Kind
+	style                  yaml.Style
 }
 
 // record is the parsed tree of one document, by node.
@@ -45,11 +46,18 @@ type record struct {
 	content []*yaml.Node
 }
 
+func newRecord(nodes int) *record {
+	return &record{
+		index:   make(map[*yaml.Node]int32, nodes),
+		nodes:   make([]nodeRecord, 0, nodes),
+		content: make([]*yaml.Node, 0, nodes),
+	}
+}
+
 func (r *record) add(n *yaml.Node) {
 	r.index[n] = int32(len(r.nodes))
 	r.nodes = append(r.nodes, nodeRecord{
-		kind: n.Kind, style: n.Style, tag: n.Tag, value: n.Value, anchor: n.Anchor,
-		head: n.HeadComment, line: n.LineComment, foot: n.FootComment, alias: n.Alias,
+		kind: n.Kind, style: n.Style, tag: n.Tag, value: n.Value, anchor: n.Anchor, alias: n.Alias,
 		contentStart: int32(len(r.content)), contentN: int32(len(n.Content)),
 	})
 	r.content = append(r.content, n.Content...)
@@ -71,8 +79,7 @@ func (r *record) original(rec *nodeRecord) []*yaml.Node {
 // same reports whether n's own fields are as parsed (content aside).
 func (rec *nodeRecord) same(n *yaml.Node) bool {
 	return rec.kind == n.Kind && rec.style == n.Style && rec.tag == n.Tag && rec.value == n.Value &&
-		rec.anchor == n.Anchor && rec.alias == n.Alias && rec.head == n.HeadComment &&
-		rec.line == n.LineComment && rec.foot == n.FootComment
+		rec.anchor == n.Anchor && rec.alias == n.Alias
 }
 
 // clean reports whether the subtree under n is exactly as parsed, so
@@ -130,7 +137,6 @@ func newSplicer(rec *record, body []byte) *splicer {
 	if s.lines[len(s.lines)-1] != len(body) {
 		s.lines = append(s.lines, len(body))
 	}
-	s.proc = envsubstBackslashes(body)
 	return s
 }
 
@@ -489,6 +495,9 @@ func (s *splicer) quotedEnd(n *yaml.Node) int {
 		return 0
 	}
 	// Columns count characters of the envsubst'd text.
+	if s.proc == nil {
+		s.proc = envsubstBackslashes(s.body)
+	}
 	procLines := s.lines
 	if len(s.proc) != len(s.body) {
 		procLines = lineStarts(s.proc)
@@ -692,9 +701,32 @@ func (d *Document) splice() ([]byte, error) {
 			n.FootComment = ""
 		}
 	}
+	// One encoder writes every fragment, each as a document of its own:
+	// an encoder costs kilobytes to set up.
 	prepared, doubled := map[*yaml.Node]bool{}, map[*yaml.Node]bool{}
-	out := make([]byte, 0, len(body)+len(body)/4)
-	var frag bytes.Buffer
+	var encoded bytes.Buffer
+	enc := yaml.NewEncoder(&encoded)
+	enc.SetIndent(2)
+	fragments := 0
+	for _, sp := range splices {
+		if sp.node == nil {
+			continue
+		}
+		prepare(sp.node, false, prepared)
+		doubleBackslashes(sp.node, doubled)
+		if err := enc.Encode(sp.node); err != nil {
+			return nil, err
+		}
+		fragments++
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	pieces := splitDocuments(encoded.Bytes(), fragments)
+	if len(pieces) != fragments {
+		return nil, fmt.Errorf("encoder wrote %d documents for %d fragments", len(pieces), fragments)
+	}
+	out := make([]byte, 0, len(body)+encoded.Len()+len(body)/8)
 	prev := 0
 	for _, sp := range splices {
 		out = append(out, body[prev:sp.start]...)
@@ -702,24 +734,35 @@ func (d *Document) splice() ([]byte, error) {
 		if sp.node == nil {
 			continue
 		}
-		prepare(sp.node, false, prepared)
-		doubleBackslashes(sp.node, doubled)
-		frag.Reset()
-		enc := yaml.NewEncoder(&frag)
-		enc.SetIndent(2)
-		if err := enc.Encode(sp.node); err != nil {
-			return nil, err
-		}
-		if err := enc.Close(); err != nil {
-			return nil, err
-		}
 		if sp.atLineStart && len(out) > 0 && out[len(out)-1] != '\n' {
 			out = append(out, '\n')
 		}
-		out = appendIndented(out, frag.Bytes(), sp.indent, sp.atLineStart)
+		out = appendIndented(out, pieces[0], sp.indent, sp.atLineStart)
+		pieces = pieces[1:]
 	}
 	out = append(out, body[prev:]...)
 	return out, nil
+}
+
+// splitDocuments cuts an encoder's stream of documents at its "---"
+// lines. Nothing else the encoder writes starts a line with "---": the
+// fragments' own lines at the margin are keys, dashes and comments.
+func splitDocuments(stream []byte, n int) [][]byte {
+	pieces := make([][]byte, 0, n)
+	start := 0
+	for off := 0; off < len(stream); {
+		end := bytes.IndexByte(stream[off:], '\n')
+		next := len(stream)
+		if end >= 0 {
+			next = off + end + 1
+		}
+		if string(bytes.TrimRight(stream[off:next], "\n")) == "---" {
+			pieces = append(pieces, stream[start:off])
+			start = next
+		}
+		off = next
+	}
+	return append(pieces, stream[start:])
 }
 
 // appendIndented appends text's lines indented by indent spaces, the

@@ -49,6 +49,8 @@ type Document struct {
 	// parsed records the tree as parsed (BeginEdit), so that Encode can
 	// re-encode only what changed; nil re-encodes the whole document.
 	parsed *record
+	// nodes is the number of nodes Parse found in the tree.
+	nodes int
 }
 
 // DroneText is the document's text as Drone's runner parses it: without
@@ -130,7 +132,7 @@ func (d *Document) BeginEdit() Hazards {
 	if d.Root == nil {
 		return h
 	}
-	rec := &record{index: make(map[*yaml.Node]int32, 64)}
+	rec := newRecord(d.nodes)
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		rec.add(n)
