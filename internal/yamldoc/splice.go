@@ -701,34 +701,51 @@ func (d *Document) splice() ([]byte, error) {
 			n.FootComment = ""
 		}
 	}
-	// One encoder writes every fragment, each as a document of its own:
-	// an encoder costs kilobytes to set up.
+	// Fragments of one-line scalars in block collections are written
+	// directly; one yaml.v3 encoder writes the others, each as a document
+	// of its own (an encoder costs kilobytes to set up).
 	prepared, doubled := map[*yaml.Node]bool{}, map[*yaml.Node]bool{}
+	var direct []byte
 	var encoded bytes.Buffer
-	enc := yaml.NewEncoder(&encoded)
-	enc.SetIndent(2)
+	var enc *yaml.Encoder
+	simple := make([]bool, len(splices))
+	ends := make([]int, len(splices))
 	fragments := 0
-	for _, sp := range splices {
+	for i, sp := range splices {
 		if sp.node == nil {
 			continue
 		}
 		prepare(sp.node, false, prepared)
 		doubleBackslashes(sp.node, doubled)
+		mark := len(direct)
+		var ok bool
+		if direct, ok = appendSimple(direct, sp.node, d.parsed); ok {
+			simple[i], ends[i] = true, len(direct)
+			continue
+		}
+		direct = direct[:mark]
+		if enc == nil {
+			enc = yaml.NewEncoder(&encoded)
+			enc.SetIndent(2)
+		}
 		if err := enc.Encode(sp.node); err != nil {
 			return nil, err
 		}
 		fragments++
 	}
-	if err := enc.Close(); err != nil {
-		return nil, err
+	var pieces [][]byte
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+		pieces = splitDocuments(encoded.Bytes(), fragments)
+		if len(pieces) != fragments {
+			return nil, fmt.Errorf("encoder wrote %d documents for %d fragments", len(pieces), fragments)
+		}
 	}
-	pieces := splitDocuments(encoded.Bytes(), fragments)
-	if len(pieces) != fragments {
-		return nil, fmt.Errorf("encoder wrote %d documents for %d fragments", len(pieces), fragments)
-	}
-	out := make([]byte, 0, len(body)+encoded.Len()+len(body)/8)
-	prev := 0
-	for _, sp := range splices {
+	out := make([]byte, 0, len(body)+len(direct)+encoded.Len()+len(body)/8)
+	prev, written := 0, 0
+	for i, sp := range splices {
 		out = append(out, body[prev:sp.start]...)
 		prev = sp.end
 		if sp.node == nil {
@@ -737,8 +754,13 @@ func (d *Document) splice() ([]byte, error) {
 		if sp.atLineStart && len(out) > 0 && out[len(out)-1] != '\n' {
 			out = append(out, '\n')
 		}
-		out = appendIndented(out, pieces[0], sp.indent, sp.atLineStart)
-		pieces = pieces[1:]
+		var piece []byte
+		if simple[i] {
+			piece, written = direct[written:ends[i]], ends[i]
+		} else {
+			piece, pieces = pieces[0], pieces[1:]
+		}
+		out = appendIndented(out, piece, sp.indent, sp.atLineStart)
 	}
 	out = append(out, body[prev:]...)
 	return out, nil

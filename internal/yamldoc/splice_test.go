@@ -119,20 +119,39 @@ func editRandomly(root *yaml.Node, rng *rand.Rand) {
 		}
 	}
 	walk(root)
-	values := []string{"x", "a\nb\n", "x\n\n", "\n", `a\b`, "$x", "- y", "# z", "", "multi word value", "a\n  b"}
+	values := []string{"x", "a\nb\n", "x\n\n", "\n", `a\b`, "$x", "- y", "# z", "", "multi word value", "a\n  b",
+		"yes", "On", "true", "NULL", "~", "1:30", "8-16Gi", "0755", "12", "1e3", ".inf", "a'b", `a"b`, "é → ü", "key: v", " lead", "trail ",
+		"a\tb", "<<", "-", "a#b", "a #b", "\u2028", "\u0085", "k8s.aliyun.com/eci-use-specs", "/run/drone", "=", "?x", "@x"}
+	scalar := func() *yaml.Node {
+		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: values[rng.Intn(len(values))]}
+		switch rng.Intn(6) {
+		case 0:
+			n.Tag = ""
+		case 1:
+			n.Style = yaml.DoubleQuotedStyle
+		case 2:
+			n.Style = yaml.SingleQuotedStyle
+		}
+		return n
+	}
 	newValue := func(i int) *yaml.Node {
-		switch rng.Intn(4) {
+		switch rng.Intn(5) {
 		case 0:
 			return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
 				{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprintf("new_%d", i)},
-				{Kind: yaml.ScalarNode, Tag: "!!str", Value: values[rng.Intn(len(values))]},
+				scalar(),
 			}}
 		case 1:
+			return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{scalar()}}
+		case 2:
 			return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{
-				{Kind: yaml.ScalarNode, Tag: "!!str", Value: values[rng.Intn(len(values))]},
+				{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+					{Kind: yaml.ScalarNode, Tag: "!!str", Value: values[rng.Intn(len(values))]}, scalar(),
+					{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprintf("new_%d", i)}, scalar(),
+				}},
 			}}
 		}
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: values[rng.Intn(len(values))]}
+		return scalar()
 	}
 	for i, n := range nodes {
 		if n.Kind == yaml.DocumentNode || rng.Intn(6) != 0 {

@@ -349,6 +349,8 @@ func repairAliases(root *yaml.Node) {
 //   - merge keys carry the tag the decoder gave them, which the encoder
 //     prints as "!!merge <<"; an untagged plain "<<" reads back as the
 //     same merge key;
+//   - a key's line comment before an empty collection is moved after
+//     it (the encoder would write the collection on a line of its own);
 //   - an empty null inside a flow collection ("{temp: }") or as a key
 //     ("? ") is printed as ” (an empty string, which means something
 //     else to Drone); "null" keeps its meaning.
@@ -363,8 +365,15 @@ func prepare(n *yaml.Node, inFlow bool, seen map[*yaml.Node]bool) {
 	requote(n, inFlow)
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if IsMergeKey(n.Content[i]) {
-				n.Content[i].Tag = ""
+			k, v := n.Content[i], n.Content[i+1]
+			if IsMergeKey(k) {
+				k.Tag = ""
+			}
+			// A key's line comment before an empty collection comes out
+			// between them ("k: # c" then "{}" on a line of its own),
+			// which does not parse; after the value it does.
+			if k.LineComment != "" && (v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode) && len(v.Content) == 0 && v.LineComment == "" {
+				v.LineComment, k.LineComment = k.LineComment, ""
 			}
 		}
 	}
@@ -598,6 +607,11 @@ func Subset(body *yaml.Node, keys ...string) ([]byte, error) {
 			sub.Content = append(sub.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, expand(v))
 		}
 	}
+	// Headers are mostly plain strings in block mappings, which the
+	// direct writer takes without yaml.v3's encoder.
+	if out, ok := appendSimple(nil, sub, nil); ok {
+		return out, nil
+	}
 	prepare(sub, false, map[*yaml.Node]bool{})
 	var out bytes.Buffer
 	enc := yaml.NewEncoder(&out)
@@ -610,11 +624,12 @@ func Subset(body *yaml.Node, keys ...string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// expand copies n with every alias replaced by a copy of its target.
+// expand copies n with every alias replaced by a copy of its target,
+// without comments.
 func expand(n *yaml.Node) *yaml.Node {
 	n = Resolve(n)
 	c := *n
-	c.Anchor = ""
+	c.Anchor, c.HeadComment, c.LineComment, c.FootComment = "", "", "", ""
 	if len(n.Content) > 0 {
 		c.Content = make([]*yaml.Node, len(n.Content))
 		for i, child := range n.Content {

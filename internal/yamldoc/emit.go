@@ -1,0 +1,281 @@
+package yamldoc
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// A small block-style writer for the fragments most edits produce: the
+// annotations, selectors and lists a transform adds, made of block
+// mappings and sequences of one-line scalars. yaml.v3's emitter spends
+// tens of nanoseconds on every character and allocates for every event;
+// this writes the same meaning directly. Whatever it does not know to
+// write exactly (comments, anchors, aliases, tags it cannot vouch for,
+// flow style, block scalars, line breaks, empty collections) it
+// refuses, and the fragment goes to yaml.v3's encoder.
+
+// appendSimple appends the fragment wrapper n (a one-entry mapping or a
+// one-item sequence at the margin), or reports that it cannot.
+func appendSimple(out []byte, n *yaml.Node, rec *record) ([]byte, bool) {
+	w := simpleWriter{out: out, rec: rec}
+	var ok bool
+	if n.Kind == yaml.MappingNode {
+		ok = w.mapping(n, 0, false)
+	} else {
+		ok = w.sequence(n, 0)
+	}
+	return w.out, ok
+}
+
+type simpleWriter struct {
+	out []byte
+	rec *record
+}
+
+func (w *simpleWriter) indent(n int) {
+	for ; n > 0; n-- {
+		w.out = append(w.out, ' ')
+	}
+}
+
+// plainNode: no comments, anchor, alias or explicit tag.
+func plainNode(n *yaml.Node) bool {
+	return n.HeadComment == "" && n.LineComment == "" && n.FootComment == "" && n.Anchor == "" &&
+		n.Kind != yaml.AliasNode && n.Style&(yaml.TaggedStyle|yaml.FlowStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0
+}
+
+// mapping writes a block mapping at indent; its first key goes on the
+// current line when inline (after a sequence dash).
+func (w *simpleWriter) mapping(m *yaml.Node, indent int, inline bool) bool {
+	if !plainNode(m) || len(m.Content) == 0 || len(m.Content)%2 != 0 || (m.Tag != "" && m.Tag != "!!map") {
+		return false
+	}
+	for i := 0; i < len(m.Content); i += 2 {
+		if i > 0 || !inline {
+			w.indent(indent)
+		}
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind != yaml.ScalarNode || !w.scalar(k, true) {
+			return false
+		}
+		w.out = append(w.out, ':')
+		if !w.value(v, indent) {
+			return false
+		}
+	}
+	return true
+}
+
+// value writes what follows a key's colon or a dash, then the line break.
+func (w *simpleWriter) value(v *yaml.Node, indent int) bool {
+	switch v.Kind {
+	case yaml.ScalarNode:
+		w.out = append(w.out, ' ')
+		if !w.scalar(v, false) {
+			return false
+		}
+		w.out = append(w.out, '\n')
+		return true
+	case yaml.MappingNode:
+		w.out = append(w.out, '\n')
+		return w.mapping(v, indent+2, false)
+	case yaml.SequenceNode:
+		w.out = append(w.out, '\n')
+		return w.sequence(v, indent+2)
+	}
+	return false
+}
+
+func (w *simpleWriter) sequence(s *yaml.Node, indent int) bool {
+	if !plainNode(s) || len(s.Content) == 0 || (s.Tag != "" && s.Tag != "!!seq") {
+		return false
+	}
+	for _, item := range s.Content {
+		w.indent(indent)
+		w.out = append(w.out, '-')
+		switch item.Kind {
+		case yaml.ScalarNode:
+			w.out = append(w.out, ' ')
+			if !w.scalar(item, false) {
+				return false
+			}
+			w.out = append(w.out, '\n')
+		case yaml.MappingNode:
+			w.out = append(w.out, ' ')
+			if !w.mapping(item, indent+2, true) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// scalar writes a one-line scalar so that yaml.v3 and buildkite/yaml
+// read back its value with its tag.
+func (w *simpleWriter) scalar(n *yaml.Node, key bool) bool {
+	if !plainNode(n) || n.Kind != yaml.ScalarNode {
+		return false
+	}
+	v := n.Value
+	switch n.Tag {
+	case "!!str", "":
+		switch {
+		case n.Style&yaml.DoubleQuotedStyle != 0:
+			if !plainASCII(v) {
+				return false
+			}
+			w.out = append(w.out, '"')
+			w.out = append(w.out, v...)
+			w.out = append(w.out, '"')
+			return true
+		case n.Style&yaml.SingleQuotedStyle == 0 && (safePlain(v) || oldBool(v)):
+			// yaml.v3 writes YAML 1.1's y/n/yes/no/on/off plain too (to
+			// it they are strings): buildkite/yaml reads them as the
+			// author's text meant.
+			w.out = append(w.out, v...)
+			return true
+		case n.Tag == "":
+			// Untagged, the encoder resolves the value; only a value that
+			// reads as a string either way is certain (a merge key too).
+			return false
+		case n.Style&yaml.SingleQuotedStyle == 0 && (sexagesimal(v) || v == "<<"):
+			// yaml.v3 writes it plain, and YAML 1.1 reads a number, or a
+			// merge key.
+			return false
+		case n.Style&yaml.SingleQuotedStyle == 0 && plainASCII(v):
+			w.out = append(w.out, '"')
+			w.out = append(w.out, v...)
+			w.out = append(w.out, '"')
+			return true
+		case !printableLine(v):
+			return false
+		}
+		w.out = append(w.out, '\'')
+		for {
+			i := strings.IndexByte(v, '\'')
+			if i < 0 {
+				break
+			}
+			w.out = append(w.out, v[:i+1]...)
+			w.out = append(w.out, '\'')
+			v = v[i+1:]
+		}
+		w.out = append(w.out, v...)
+		w.out = append(w.out, '\'')
+		return true
+	case "!!int", "!!bool", "!!float":
+		// Written as the author wrote it, when it is the parsed text.
+		if key || n.Style != 0 || !w.parsed(n) || !numberLike(v) {
+			return false
+		}
+		w.out = append(w.out, v...)
+		return true
+	}
+	return false
+}
+
+// parsed reports whether n is as parsed, its value the text it was read
+// from.
+func (w *simpleWriter) parsed(n *yaml.Node) bool {
+	if w.rec == nil {
+		return false
+	}
+	rec, ok := w.rec.get(n)
+	return ok && rec.same(n)
+}
+
+// safePlain: a one-line string that both YAML 1.1 and 1.2 read back as
+// the same string when written plain in block context: printable ASCII,
+// no leading or trailing space, no indicator first, no ": " or " #", not
+// a number, boolean, null or timestamp (a letter or "/" first, or a
+// digit with a letter no number or timestamp has).
+func safePlain(v string) bool {
+	if v == "" || v[len(v)-1] == ':' || v[len(v)-1] == ' ' {
+		return false
+	}
+	switch c := v[0]; {
+	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '/':
+	case c >= '0' && c <= '9':
+		if strings.IndexByte(v, ':') >= 0 || strings.IndexAny(v, "ghijklmnpqrsuvwyGHIJKLMNPQRSUVWY") < 0 {
+			return false
+		}
+	default:
+		return false
+	}
+	for i := 1; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+		if (c == ' ' && v[i-1] == ':') || (c == '#' && v[i-1] == ' ') {
+			return false
+		}
+	}
+	switch strings.ToLower(v) {
+	case "y", "n", "yes", "no", "true", "false", "on", "off", "null":
+		return false
+	}
+	return true
+}
+
+// oldBool: YAML 1.1's booleans beside true and false, in any case.
+func oldBool(v string) bool {
+	switch strings.ToLower(v) {
+	case "y", "n", "yes", "no", "on", "off":
+		return true
+	}
+	return false
+}
+
+// sexagesimal: may be a base-60 number to YAML 1.1 (a digit or sign
+// first, and a colon).
+func sexagesimal(v string) bool {
+	return v != "" && strings.IndexByte("+-0123456789", v[0]) >= 0 && strings.IndexByte(v, ':') >= 0
+}
+
+// numberLike: a plain number or boolean as written, on one line.
+func numberLike(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '+' || c == '-') {
+			return false
+		}
+	}
+	return v[0] != '-' || len(v) > 1
+}
+
+// plainASCII: printable ASCII that needs no escape in double quotes.
+func plainASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// printableLine: what a single-quoted scalar holds as is on one line —
+// no line break of YAML 1.1 or 1.2 (NEL, LS, PS included), no control
+// character, no byte order mark, no tab.
+func printableLine(v string) bool {
+	for _, r := range v {
+		switch {
+		case r >= 0x20 && r <= 0x7e:
+		case r == utf8.RuneError:
+			return false
+		case r >= 0xa0 && r <= 0xd7ff && r != 0x2028 && r != 0x2029:
+		case r >= 0xe000 && r <= 0xfffd && r != 0xfeff:
+		case r >= 0x10000 && r <= 0x10ffff:
+		default:
+			return false
+		}
+	}
+	return true
+}

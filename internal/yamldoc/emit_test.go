@@ -1,0 +1,51 @@
+package yamldoc
+
+import (
+	"reflect"
+	"testing"
+
+	buildkite "github.com/buildkite/yaml"
+	"gopkg.in/yaml.v3"
+)
+
+// FuzzSimpleScalar: whatever the scalar, when the direct writer takes
+// it, buildkite/yaml and yaml.v3 read back from its text what they read
+// from yaml.v3's encoding of the same node.
+func FuzzSimpleScalar(f *testing.F) {
+	for _, v := range []string{"x", "yes", "On", "true", "NULL", "~", "1:30", "8-16Gi", "0755", "12", "1e3", ".inf", "a'b", `a"b`,
+		"é → ü", "key: v", " lead", "trail ", "a\tb", "<<", "-", "a#b", "a #b", "\u2028", "\u0085", "10.0.0.5", "2001-12-14t21:59:43.10-05:00",
+		"PRICE='$$5';export PRICE;__dce=1", "0x1F", "0o17", "0b101", "1_000", "+12", "-", "? x", "a: b", "[a]", "{a}", "&a", "*a", "!a", "%a", "@a", "`a"} {
+		f.Add(v, uint8(0), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, v string, tagSel, styleSel uint8) {
+		tags := []string{"!!str", "", "!!int", "!!bool", "!!float", "!!null"}
+		styles := []yaml.Style{0, yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle}
+		value := &yaml.Node{Kind: yaml.ScalarNode, Tag: tags[int(tagSel)%len(tags)], Style: styles[int(styleSel)%len(styles)], Value: v}
+		entry := []*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: "k"}, value}
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{
+			{Kind: yaml.MappingNode, Tag: "!!map", Content: entry},
+			value,
+		}}
+		for _, n := range []*yaml.Node{wrap(yaml.MappingNode, entry), seq, wrap(yaml.MappingNode, []*yaml.Node{value, {Kind: yaml.ScalarNode, Tag: "!!str", Value: "v"}})} {
+			direct, ok := appendSimple(nil, n, nil)
+			if !ok {
+				continue
+			}
+			encoded, err := yaml.Marshal(n)
+			if err != nil {
+				continue
+			}
+			var a, b any
+			errA := buildkite.Unmarshal(direct, &a)
+			errB := buildkite.Unmarshal(encoded, &b)
+			if errB == nil && (errA != nil || !reflect.DeepEqual(a, b)) {
+				t.Fatalf("buildkite/yaml reads %q as %#v (%v), yaml.v3's %q as %#v", direct, a, errA, encoded, b)
+			}
+			errA = yaml.Unmarshal(direct, &a)
+			errB = yaml.Unmarshal(encoded, &b)
+			if errB == nil && (errA != nil || !reflect.DeepEqual(a, b)) {
+				t.Fatalf("yaml.v3 reads %q as %#v (%v), its own %q as %#v", direct, a, errA, encoded, b)
+			}
+		}
+	})
+}
