@@ -20,6 +20,24 @@ var stepOnly = []string{"DRONE_WORKSPACE", "DRONE_DOCKER_VOLUME_ID", "DRONE_STEP
 // runnerEnv is the set of names the runner gives a command step's
 // container for a build of this event ("" counts as push).
 func runnerEnv(event string) map[string]bool {
+	// Drone's own events are cached: the set depends on nothing else, and
+	// building it is most of the env transform's cost. Callers only read
+	// it.
+	switch event {
+	case "", drone.EventPush, drone.EventPullRequest, drone.EventTag, drone.EventPromote, drone.EventRollback, "cron", "custom":
+		if cached, ok := runnerEnvCache.Load(event); ok {
+			return cached.(map[string]bool)
+		}
+		names := computeRunnerEnv(event)
+		runnerEnvCache.Store(event, names)
+		return names
+	}
+	return computeRunnerEnv(event)
+}
+
+var runnerEnvCache sync.Map // event → map[string]bool
+
+func computeRunnerEnv(event string) map[string]bool {
 	build := &drone.Build{Event: drone.EventPush, Ref: "refs/heads/main", Started: 1, Finished: 1}
 	switch event {
 	case drone.EventPullRequest:
