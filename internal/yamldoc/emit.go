@@ -215,15 +215,20 @@ func safePlain(v string) bool {
 			return false
 		}
 	}
-	switch strings.ToLower(v) {
-	case "y", "n", "yes", "no", "true", "false", "on", "off", "null":
-		return false
+	if len(v) <= 5 {
+		switch strings.ToLower(v) {
+		case "y", "n", "yes", "no", "true", "false", "on", "off", "null":
+			return false
+		}
 	}
 	return true
 }
 
 // oldBool: YAML 1.1's booleans beside true and false, in any case.
 func oldBool(v string) bool {
+	if len(v) > 3 {
+		return false
+	}
 	switch strings.ToLower(v) {
 	case "y", "n", "yes", "no", "on", "off":
 		return true
