@@ -117,7 +117,9 @@ func (w *simpleWriter) sequence(s *yaml.Node, indent int) bool {
 // scalar writes a one-line scalar so that yaml.v3 and buildkite/yaml
 // read back its value with its tag.
 func (w *simpleWriter) scalar(n *yaml.Node, key bool) bool {
-	if !plainNode(n) || n.Kind != yaml.ScalarNode {
+	if !plainNode(n) || n.Kind != yaml.ScalarNode || (key && len(n.Value) > 256) {
+		// A key longer than YAML's 1024 characters for an implicit key
+		// is written "? key" by yaml.v3.
 		return false
 	}
 	v := n.Value
