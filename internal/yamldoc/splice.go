@@ -324,6 +324,15 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 				break
 			}
 		}
+		if j < 0 && step == 1 && next < len(units) && !contains(n.Content[i+1:], units[next].nodes[0]) {
+			// A new item where an original one goes: when it is a copy of
+			// it, edited, only the differences are written.
+			if u := &units[next]; s.within(n.Kind, u, entry[0], nil) {
+				next++
+				after = s.cut(u)
+				continue
+			}
+		}
 		if j < 0 {
 			// New: inserted after what precedes it.
 			if after < 0 {
@@ -375,27 +384,40 @@ func (s *splicer) indented(u *unit, column int, mapping bool) bool {
 // unit keeps, descends into or replaces one original unit, now holding
 // entry.
 func (s *splicer) unit(kind yaml.Kind, u *unit, entry []*yaml.Node, column int) error {
-	value := entry[len(entry)-1]
+	value, orig := entry[len(entry)-1], u.nodes[len(u.nodes)-1]
 	keyClean := kind == yaml.SequenceNode || s.rec.clean(entry[0])
-	if keyClean && value == u.nodes[len(u.nodes)-1] {
-		if s.rec.clean(value) {
+	if keyClean {
+		if value == orig && s.rec.clean(value) {
 			return nil
 		}
-		// The same collection, edited inside: descend when it is a block
-		// collection on lines of its own.
-		if rec, ok := s.rec.get(value); ok && rec.same(value) && value.Style&yaml.FlowStyle == 0 &&
-			(value.Kind == yaml.MappingNode || value.Kind == yaml.SequenceNode) && (kind == yaml.SequenceNode || value.Line > entry[0].Line) {
-			mark := len(s.splices)
-			if err := s.block(value, rec, u.end); err == nil {
-				return nil
-			}
-			s.splices = s.splices[:mark]
+		if s.within(kind, u, value, entry[0]) {
+			return nil
 		}
 	}
 	sp := splice{start: u.start, end: s.cut(u), node: wrap(kind, entry), indent: column, multiline: endsMultiline(value)}
 	sp.stripHead, sp.stripFoot = s.aroundComments(u)
 	s.splices = append(s.splices, sp)
 	return nil
+}
+
+// within edits u's text in place when value, now standing where u's
+// collection was, is a block collection of the same kind, tag, style
+// and anchor: the collection edited inside, or a copy a transform made
+// of it and edited. Its entries are matched with the original's, and
+// only those that differ are written.
+func (s *splicer) within(kind yaml.Kind, u *unit, value, key *yaml.Node) bool {
+	orig := u.nodes[len(u.nodes)-1]
+	rec, ok := s.rec.get(orig)
+	if !ok || !rec.same(value) || value.Style&yaml.FlowStyle != 0 ||
+		(value.Kind != yaml.MappingNode && value.Kind != yaml.SequenceNode) || (kind == yaml.MappingNode && orig.Line <= key.Line) {
+		return false
+	}
+	mark := len(s.splices)
+	if err := s.block(value, rec, u.end); err != nil {
+		s.splices = s.splices[:mark]
+		return false
+	}
+	return true
 }
 
 // drop cuts an original unit out, from the start of its line.
@@ -821,4 +843,13 @@ func mergeSplices(a, b []splice) []splice {
 		}
 	}
 	return out
+}
+
+func contains(nodes []*yaml.Node, n *yaml.Node) bool {
+	for _, c := range nodes {
+		if c == n {
+			return true
+		}
+	}
+	return false
 }

@@ -200,7 +200,25 @@ func editRandomly(root *yaml.Node, rng *rand.Rand) {
 				n.Content = append(n.Content[:k:k], append([]*yaml.Node{newValue(i)}, n.Content[k:]...)...)
 			default:
 				k := rng.Intn(len(n.Content))
-				n.Content[k] = newValue(i)
+				if v := n.Content[k]; (v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode) && rng.Intn(2) == 0 {
+					// A copy, edited, as transforms make them.
+					fresh := &yaml.Node{Kind: v.Kind, Tag: v.Tag, Style: v.Style, Content: append([]*yaml.Node(nil), v.Content...)}
+					drop := 1
+					if v.Kind == yaml.MappingNode {
+						drop = 2
+					}
+					if len(fresh.Content) >= drop && rng.Intn(2) == 0 {
+						fresh.Content = fresh.Content[:len(fresh.Content)-drop]
+					}
+					fresh.Content = append(fresh.Content, newValue(i))
+					if v.Kind == yaml.MappingNode {
+						fresh.Content[len(fresh.Content)-1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprintf("new_key_%d", i)}
+						fresh.Content = append(fresh.Content, newValue(i))
+					}
+					n.Content[k] = fresh
+				} else {
+					n.Content[k] = newValue(i)
+				}
 			}
 		}
 	}
