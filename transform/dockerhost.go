@@ -233,6 +233,10 @@ func (r *kanikoRun) useRemote(needy map[*container]string, onlyMounted map[*cont
 		}
 		r.unmountDaemon(c, daemonVolumes)
 		users = append(users, fmt.Sprintf("%s %q", c.kind(), c.name))
+		if r.pointed == nil {
+			r.pointed = map[*container]bool{}
+		}
+		r.pointed[c] = true
 	}
 	how := "plain TCP"
 	switch mode {

@@ -92,6 +92,7 @@ type kanikoRun struct {
 	remoteMode  *dockerHostMode                // set once steps use the remote daemon
 	daemonNames []string                       // the Docker daemon services' names
 	tlsVolume   string                         // the secret volume they mount, if any
+	pointed     map[*container]bool            // containers pointed at the remote daemon
 }
 
 // Apply implements Transform.
@@ -450,6 +451,7 @@ func (r *kanikoRun) dropServices(daemons []*container) error {
 	if err != nil {
 		return err
 	}
+	r.warnOpaquePlugins()
 	drop := map[int]bool{}
 	for _, d := range daemons {
 		drop[d.index] = true
@@ -492,6 +494,23 @@ func (r *kanikoRun) dropServices(daemons []*container) error {
 		del(r.p.Body, "services")
 	}
 	return nil
+}
+
+// warnOpaquePlugins names the plugin steps of images outside Drone's
+// own plugins left next to a dropped daemon service: an image may reach
+// the service on its own (an ENV DOCKER_HOST baked in), which the
+// conversion cannot see.
+func (r *kanikoRun) warnOpaquePlugins() {
+	var opaque []string
+	for _, c := range r.steps {
+		if c.commands || c.convert || c.dockerHost || r.pointed[c] || strings.HasPrefix(c.repository, "plugins/") || strings.HasPrefix(c.repository, "drone/") {
+			continue
+		}
+		opaque = append(opaque, fmt.Sprintf("%q (%s)", c.name, c.image))
+	}
+	if len(opaque) > 0 {
+		r.p.Report.Warn("plugin steps %s run their images' own entrypoints: if an image reaches the removed Docker daemon service by itself (an ENV DOCKER_HOST baked in), it finds no daemon now", strings.Join(opaque, ", "))
+	}
 }
 
 func countBelow(drop map[int]bool, i int) int {
