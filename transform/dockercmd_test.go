@@ -375,3 +375,26 @@ func TestSocketTest(t *testing.T) {
 		}
 	}
 }
+
+// FuzzScanFilter checks the claim scanCommands' filter rests on: a
+// command mayMentionDocker rules out has no docker call and no
+// assignment of DOCKER_HOST when it is parsed after all.
+func FuzzScanFilter(f *testing.F) {
+	for _, s := range []string{
+		"docker build .", `d"o"cker run x`, "dock\\\ner ps", `sh -c 'dock''er run x'`,
+		`sh -c "d''ocker info"`, `export DOCK"ER_H"OST=tcp://docker:2375`, "DOCKER_HOST=x make",
+		"go test ./...", `env DOCKER_HOST=tcp://d:2375 sudo -u x docker ps`, "timeout 60 docker-compose up",
+		"sh -c \"sh -c 'docker ps'\"", "`dock\\er ps`", "$(docker ps)", "bash -c \"dock\\\nker ps\"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if mayMentionDocker(text) {
+			return
+		}
+		calls, assigns := scanFiltered([]string{text}, false)
+		if len(calls) > 0 || len(assigns) > 0 {
+			t.Fatalf("%q: filtered out, but holds calls %v and assignments %v", text, calls, assigns)
+		}
+	})
+}
