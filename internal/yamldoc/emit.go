@@ -286,3 +286,20 @@ func printableLine(v string) bool {
 	}
 	return true
 }
+
+// PlainString returns the string a YAML 1.1 reader (buildkite/yaml)
+// reads for scalar n, when that is certainly n's own value: a !!str
+// scalar on one line, plain and unambiguous (safePlain), or quoted
+// without escapes. ok is false for everything else (YAML 1.1 booleans
+// such as yes, numbers, nulls, escapes, block scalars), which only the
+// library itself can answer for.
+func PlainString(n *yaml.Node) (string, bool) {
+	if n == nil || n.Kind != yaml.ScalarNode || n.Tag != "!!str" ||
+		n.Style&(yaml.TaggedStyle|yaml.LiteralStyle|yaml.FoldedStyle|yaml.FlowStyle) != 0 {
+		return "", false
+	}
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		return n.Value, plainASCII(n.Value)
+	}
+	return n.Value, safePlain(n.Value)
+}
