@@ -152,7 +152,7 @@ func (e Env) apply(p *Pipeline) error {
 		p.Report.Warn("env: windows pipeline kept its env (the loader is POSIX sh)")
 		return nil
 	}
-	pipelineEnv, err := readEnv(resolve(lookup(p.Body, "environment")), "environment")
+	pipelineEnv, err := readEnv(resolve(lookup(p.Body, "environment")), func() string { return "environment" })
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func (e Env) apply(p *Pipeline) error {
 			return fmt.Errorf("%s: expected a list, found a %s", list, kindName(seq.Kind))
 		}
 		for i, item := range seq.Content {
-			s, err := readStep(item, fmt.Sprintf("%s[%d]", list, i))
+			s, err := readStep(item, func() string { return fmt.Sprintf("%s[%d]", list, i) })
 			if err != nil {
 				return err
 			}
@@ -423,10 +423,11 @@ func (e Env) carrier(p *Pipeline) string {
 	return CarrierAnnotations
 }
 
-func readStep(item *yaml.Node, field string) (*envStep, error) {
+// field names the step for messages; it is built only for one.
+func readStep(item *yaml.Node, field func() string) (*envStep, error) {
 	n := resolve(item)
 	if n == nil || n.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: expected a mapping", field)
+		return nil, fmt.Errorf("%s: expected a mapping", field())
 	}
 	s := &envStep{node: n, name: lookupString(n, "name")}
 	commands := resolve(lookup(n, "commands"))
@@ -437,7 +438,8 @@ func readStep(item *yaml.Node, field string) (*envStep, error) {
 		first := resolve(commands.Content[0])
 		s.loaded = first.Kind == yaml.ScalarNode && strings.HasPrefix(first.Value, envLoaderMark)
 	}
-	env, err := readEnv(resolve(lookup(n, "environment")), field+".environment")
+	envField := func() string { return field() + ".environment" }
+	env, err := readEnv(resolve(lookup(n, "environment")), envField)
 	if err != nil {
 		return nil, err
 	}
@@ -447,7 +449,7 @@ func readStep(item *yaml.Node, field string) (*envStep, error) {
 	// Drone's YAML library decodes a merged mapping first and the
 	// explicit keys into the same Go map: map fields merge key by key.
 	for _, src := range yamldoc.MergeSources(n) {
-		merged, err := readEnv(resolve(lookup(src, "environment")), field+".environment")
+		merged, err := readEnv(resolve(lookup(src, "environment")), envField)
 		if err != nil {
 			return nil, err
 		}
@@ -482,12 +484,12 @@ func readStep(item *yaml.Node, field string) (*envStep, error) {
 
 // readEnv lists an environment mapping's entries as a YAML 1.1 reader
 // sees them (merge keys included), in a stable order.
-func readEnv(m *yaml.Node, field string) ([]envVar, error) {
+func readEnv(m *yaml.Node, field func() string) ([]envVar, error) {
 	if m == nil || isNull(m) {
 		return nil, nil
 	}
 	if m.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: expected a mapping, found a %s", field, kindName(m.Kind))
+		return nil, fmt.Errorf("%s: expected a mapping, found a %s", field(), kindName(m.Kind))
 	}
 	var vars []envVar
 	for _, kv := range flatten(m) {

@@ -214,7 +214,7 @@ func readPod(body *yaml.Node, step Spec) (*pod, error) {
 		pd.limits = append(pd.limits, Spec{})
 	}
 	if req := resolve(lookup(resolve(lookup(body, "resources")), "requests")); req != nil {
-		r, err := readResources(req, "resources.requests")
+		r, err := readResources(req, func() string { return "resources.requests" })
 		if err != nil {
 			return nil, err
 		}
@@ -239,8 +239,9 @@ func readPod(body *yaml.Node, step Spec) (*pod, error) {
 				return nil, fmt.Errorf("%s[%d]: expected a mapping, found a %s", list, i, kindName(item.Kind))
 			}
 			name := lookupString(item, "name")
-			where := fmt.Sprintf("%s[%d] (%s)", list, i, name)
-			limits, err := readResources(resolve(lookup(resolve(lookup(item, "resources")), "limits")), where+": resources.limits")
+			// Named only for a message: most steps need none.
+			where := func() string { return fmt.Sprintf("%s[%d] (%s): resources.limits", list, i, name) }
+			limits, err := readResources(resolve(lookup(resolve(lookup(item, "resources")), "limits")), where)
 			if err != nil {
 				var bad badValue
 				if !asBadValue(err, &bad) {
@@ -372,34 +373,34 @@ func asBadValue(err error, target *badValue) bool {
 // integer of millicores, memory an integer of bytes or a size such as
 // 500MiB (runner-go manifest.BytesSize, which uses go-units
 // RAMInBytes).
-func readResources(m *yaml.Node, field string) (Spec, error) {
+func readResources(m *yaml.Node, fieldName func() string) (Spec, error) {
 	var r Spec
 	if m == nil || isNull(m) {
 		return r, nil
 	}
 	if m.Kind != yaml.MappingNode {
-		return r, fmt.Errorf("%s: expected a mapping, found a %s", field, kindName(m.Kind))
+		return r, fmt.Errorf("%s: expected a mapping, found a %s", fieldName(), kindName(m.Kind))
 	}
 	if v := resolve(lookup(m, "cpu")); v != nil && !isNull(v) {
 		if strings.Contains(v.Value, "$") {
-			return r, badValue{fmt.Sprintf("%s.cpu: %q is substituted at build time", field, v.Value)}
+			return r, badValue{fmt.Sprintf("%s.cpu: %q is substituted at build time", fieldName(), v.Value)}
 		}
 		n, err := strconv.ParseInt(v.Value, 10, 64)
 		if err != nil || n < 0 {
-			return r, fmt.Errorf("%s.cpu: %q is not a whole number of millicores (1000 is one vCPU)", field, v.Value)
+			return r, fmt.Errorf("%s.cpu: %q is not a whole number of millicores (1000 is one vCPU)", fieldName(), v.Value)
 		}
 		r.CPU = n
 	}
 	if v := resolve(lookup(m, "memory")); v != nil && !isNull(v) {
 		if strings.Contains(v.Value, "$") {
-			return r, badValue{fmt.Sprintf("%s.memory: %q is substituted at build time", field, v.Value)}
+			return r, badValue{fmt.Sprintf("%s.memory: %q is substituted at build time", fieldName(), v.Value)}
 		}
 		n, err := strconv.ParseInt(v.Value, 10, 64)
 		if err != nil {
 			n, err = units.RAMInBytes(v.Value)
 		}
 		if err != nil || n < 0 {
-			return r, fmt.Errorf("%s.memory: %q is not a size such as 500MiB or 2GiB", field, v.Value)
+			return r, fmt.Errorf("%s.memory: %q is not a size such as 500MiB or 2GiB", fieldName(), v.Value)
 		}
 		r.Memory = n
 	}
