@@ -121,6 +121,7 @@ type splicer struct {
 	lines   []int  // offset of each line's start (line 1 at index 0), then len(body)
 	proc    []byte // body after envsubst's backslash rule (what nodes' columns count in)
 	splices []splice
+	shape   []int32 // indentOf's answers by line
 }
 
 func newSplicer(rec *record, body []byte) *splicer {
@@ -165,13 +166,33 @@ func (s *splicer) lineOf(off int) int {
 
 // indentOf is the number of spaces starting line l, and whether the line
 // holds nothing else (blank) or only a comment.
+//
+// Units nested in each other ask about the same lines again, so the
+// answers are kept (in shape, indent<<2 | blank<<1 | comment, plus one;
+// 0 for not yet known).
 func (s *splicer) indentOf(l int) (indent int, blank, comment bool) {
+	if s.shape == nil {
+		s.shape = make([]int32, len(s.lines))
+	}
+	if v := s.shape[l-1]; v != 0 {
+		v--
+		return int(v >> 2), v&2 != 0, v&1 != 0
+	}
 	text := s.lineText(l)
 	for indent < len(text) && text[indent] == ' ' {
 		indent++
 	}
 	rest := bytes.TrimLeft(text[indent:], " \t")
-	return indent, len(rest) == 0, len(rest) > 0 && rest[0] == '#'
+	blank, comment = len(rest) == 0, len(rest) > 0 && rest[0] == '#'
+	v := int32(indent) << 2
+	if blank {
+		v |= 2
+	}
+	if comment {
+		v |= 1
+	}
+	s.shape[l-1] = v + 1
+	return indent, blank, comment
 }
 
 // offset is the byte offset of a node's position, when everything before
