@@ -43,6 +43,12 @@ func FuzzRoundTrip(f *testing.F) {
 		if err != nil {
 			return
 		}
+		for _, d := range docs {
+			// Parse's walk finds what a walk of the tree alone finds.
+			if d.Root != nil && (d.DuplicateKey() != duplicateKey(d.Root) || d.nodes != countNodes(d.Root)) {
+				t.Fatalf("document %d: Parse found duplicate %v and %d nodes, the tree has %v and %d\n%q", d.Number, d.DuplicateKey(), d.nodes, duplicateKey(d.Root), countNodes(d.Root), data)
+			}
+		}
 		out, err := Encode(docs)
 		if err != nil || !bytes.Equal(out, data) {
 			t.Fatalf("untouched round trip changed the config: %v\n%q\n%q", err, data, out)
@@ -158,4 +164,12 @@ func multiLineFlowScalar(n *yaml.Node) bool {
 // separator line.
 func droneBody(raw []byte) []byte {
 	return raw[len(separatorLine(raw)):]
+}
+
+func countNodes(n *yaml.Node) int {
+	c := 1
+	for _, child := range n.Content {
+		c += countNodes(child)
+	}
+	return c
 }

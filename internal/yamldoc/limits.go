@@ -13,17 +13,16 @@ import (
 // Size is in nodes, a scalar counting one more for every 64 bytes it
 // holds, so a long string aliased many times is bounded like many nodes.
 func checkExpansion(docs []*Document, limits Limits) error {
-	m := measurer{
-		size:   map[*yaml.Node]int64{},
-		height: map[*yaml.Node]int{},
-		open:   map[*yaml.Node]bool{},
-	}
+	var m measurer
 	var literal, expanded int64
 	for _, doc := range docs {
 		if doc.Root == nil {
 			continue
 		}
-		size, height, err := m.measure(doc.Root)
+		// One walk measures the document as written and as expanded, and
+		// finds a key written twice (DuplicateKey).
+		m.weighed, m.nodes, m.dup = 0, 0, nil
+		size, height, err := m.measure(doc.Root, true)
 		if err != nil {
 			return fmt.Errorf("document %d: %w", doc.Number, err)
 		}
@@ -31,9 +30,9 @@ func checkExpansion(docs []*Document, limits Limits) error {
 			return fmt.Errorf("document %d: nesting depth %d exceeds the limit of %d (DRONE_ECI_MAX_DEPTH)", doc.Number, height, limits.MaxDepth)
 		}
 		expanded = saturatingAdd(expanded, size)
-		weight, nodes := countLiteral(doc.Root)
-		literal += weight
-		doc.nodes = int(nodes)
+		literal += m.weighed
+		doc.nodes = int(m.nodes)
+		doc.dup, doc.dupKnown = m.dup, true
 		budget := max(int64(limits.MaxExpandedNodes), int64(limits.AliasRatio)*literal)
 		if expanded > budget {
 			return fmt.Errorf("document %d: aliases expand the config to more than %d nodes from %d written (limits DRONE_ECI_MAX_EXPANDED_NODES and DRONE_ECI_MAX_ALIAS_RATIO); refusing it before the Drone server would expand it", doc.Number, budget, literal)
@@ -52,20 +51,31 @@ func saturatingAdd(a, b int64) int64 {
 }
 
 type measurer struct {
+	// Memos of anchored nodes, made for the first one.
 	size   map[*yaml.Node]int64
 	height map[*yaml.Node]int
 	open   map[*yaml.Node]bool
+	// The document as written: its weight, its number of nodes and the
+	// first key written twice in one of its mappings.
+	weighed, nodes int64
+	dup            *yaml.Node
 }
 
 // measure returns n's expanded size and height. Only anchored nodes are
 // memoised: aliases can point nowhere else, and keeping every node in
-// maps would cost more than walking the tree.
-func (m *measurer) measure(n *yaml.Node) (int64, int, error) {
+// maps would cost more than walking the tree. written is true when n is
+// reached as written, not through an alias: every node of the tree is,
+// exactly once (an alias comes after its anchor, whose memo it then
+// finds), in the order duplicateKey visits them.
+func (m *measurer) measure(n *yaml.Node, written bool) (int64, int, error) {
 	if n.Kind == yaml.AliasNode {
+		if written {
+			m.weighed, m.nodes = m.weighed+weight(n), m.nodes+1
+		}
 		if n.Alias == nil {
 			return 0, 0, fmt.Errorf("line %d: alias *%s has no anchor", n.Line, n.Value)
 		}
-		return m.measure(n.Alias)
+		return m.measure(n.Alias, false)
 	}
 	anchored := n.Anchor != ""
 	if anchored {
@@ -75,11 +85,20 @@ func (m *measurer) measure(n *yaml.Node) (int64, int, error) {
 		if m.open[n] {
 			return 0, 0, fmt.Errorf("line %d: anchor &%s contains itself", n.Line, n.Anchor)
 		}
+		if m.open == nil {
+			m.size, m.height, m.open = map[*yaml.Node]int64{}, map[*yaml.Node]int{}, map[*yaml.Node]bool{}
+		}
 		m.open[n] = true
+	}
+	if written {
+		m.weighed, m.nodes = m.weighed+weight(n), m.nodes+1
+		if m.dup == nil {
+			m.dup = duplicateIn(n)
+		}
 	}
 	size, height := weight(n), 0
 	for _, child := range n.Content {
-		s, h, err := m.measure(child)
+		s, h, err := m.measure(child, written)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -99,16 +118,4 @@ func (m *measurer) measure(n *yaml.Node) (int64, int, error) {
 // weight is what one node counts for in the expansion budget.
 func weight(n *yaml.Node) int64 {
 	return 1 + int64(len(n.Value))/64
-}
-
-// countLiteral returns the weight of the tree as written and its number
-// of nodes.
-func countLiteral(n *yaml.Node) (weighed, nodes int64) {
-	weighed, nodes = weight(n), 1
-	for _, child := range n.Content {
-		w, c := countLiteral(child)
-		weighed += w
-		nodes += c
-	}
-	return weighed, nodes
 }

@@ -51,6 +51,9 @@ type Document struct {
 	parsed *record
 	// nodes is the number of nodes Parse found in the tree.
 	nodes int
+	// dup is DuplicateKey's answer, found by Parse (dupKnown).
+	dup      *yaml.Node
+	dupKnown bool
 }
 
 // DroneText is the document's text as Drone's runner parses it: without
@@ -66,12 +69,15 @@ func (d *Document) FileLine(n *yaml.Node) int {
 }
 
 // DuplicateKey returns the first key written twice in one mapping of
-// the document, nil when there is none. Drone's YAML library accepts
+// the document as parsed, nil when there is none. Drone's YAML library accepts
 // such a document and keeps the last value; editing it would be
 // guesswork.
 func (d *Document) DuplicateKey() *yaml.Node {
 	if d.Root == nil {
 		return nil
+	}
+	if d.dupKnown {
+		return d.dup
 	}
 	return duplicateKey(d.Root)
 }
@@ -133,13 +139,11 @@ func (d *Document) BeginEdit() Hazards {
 		return h
 	}
 	rec := newRecord(d.nodes)
+	h.Duplicate = d.DuplicateKey() // found by Parse, as the tree is now
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		rec.add(n)
 		if n.Kind == yaml.MappingNode {
-			if h.Duplicate == nil {
-				h.Duplicate = duplicateIn(n)
-			}
 			if h.Merge == nil {
 				h.Merge, h.MergeKey = lateMergeIn(n)
 			}
@@ -293,7 +297,13 @@ func separatorLine(raw []byte) []byte {
 // removed) holds anything but blank lines and comments, i.e. whether a
 // parser sees a document in it.
 func hasContent(body []byte) bool {
-	for _, line := range bytes.Split(body, []byte("\n")) {
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
 		trimmed := bytes.TrimSpace(line)
 		if len(trimmed) > 0 && trimmed[0] != '#' {
 			return true
