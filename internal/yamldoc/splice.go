@@ -215,9 +215,8 @@ func (s *splicer) offset(line, column int) int {
 	return off
 }
 
-// onlySpaces reports whether the line holding off has only spaces before it.
-func (s *splicer) onlySpaces(off int) bool {
-	start := s.lines[s.lineOf(off)-1]
+// spacesFrom reports whether body[start:off] is all spaces.
+func (s *splicer) spacesFrom(start, off int) bool {
 	for i := start; i < off; i++ {
 		if s.body[i] != ' ' {
 			return false
@@ -276,6 +275,8 @@ func (s *splicer) dashStart(n *yaml.Node) int {
 type unit struct {
 	start int          // its first byte: the key or the dash
 	end   int          // where the next unit starts (a line start)
+	line  int          // the line of start
+	last  int          // the line of end-1 (units are looked at by line)
 	nodes []*yaml.Node // key and value, or the item
 	cut   int          // end of its own text: trailing blank and comment lines excluded; 0 until computed
 }
@@ -296,6 +297,7 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 	units := make([]unit, 0, len(orig)/step)
 	column := -1
 	for i := 0; i+step <= len(orig); i += step {
+		// Both stand on the line of the node they start.
 		var start int
 		if step == 2 {
 			start = s.keyStart(orig[i])
@@ -305,8 +307,10 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 		if start < 0 {
 			return errNoSplice
 		}
-		col := start - s.lineStart(start)
-		if column >= 0 && (col != column || !s.onlySpaces(start)) {
+		line := orig[i].Line
+		lineStart := s.lines[line-1]
+		col := start - lineStart
+		if column >= 0 && (col != column || !s.spacesFrom(lineStart, start)) {
 			return errNoSplice
 		}
 		column = col
@@ -314,14 +318,14 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 			if start <= units[len(units)-1].start {
 				return errNoSplice
 			}
-			units[len(units)-1].end = s.lineStart(start)
+			units[len(units)-1].end, units[len(units)-1].last = lineStart, line-1
 		}
-		units = append(units, unit{start: start, nodes: orig[i : i+step]})
+		units = append(units, unit{start: start, line: line, nodes: orig[i : i+step]})
 	}
-	units[len(units)-1].end = end
 	if units[len(units)-1].start >= end {
 		return errNoSplice
 	}
+	units[len(units)-1].end, units[len(units)-1].last = end, s.lineOf(end-1)
 	for i := range units {
 		if !s.indented(&units[i], column, step == 2) {
 			return errNoSplice
@@ -329,12 +333,12 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 	}
 	// Before the first unit, text can be inserted only when it starts
 	// its line.
-	firstAtLineStart := s.onlySpaces(units[0].start)
+	firstAtLineStart := s.spacesFrom(s.lines[units[0].line-1], units[0].start)
 
 	next := 0 // first original unit not yet matched
 	after := -1
 	if firstAtLineStart {
-		after = s.lineStart(units[0].start)
+		after = s.lines[units[0].line-1]
 	}
 	for i := 0; i+step <= len(n.Content); i += step {
 		entry := n.Content[i : i+step]
@@ -387,7 +391,7 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 // is a dash of a sequence written at the key's indentation), so that u's
 // text ends where the next unit or an inserted one begins.
 func (s *splicer) indented(u *unit, column int, mapping bool) bool {
-	first, last := s.lineOf(u.start), s.lineOf(u.end-1)
+	first, last := u.line, u.last
 	for l := first + 1; l <= last; l++ {
 		indent, blank, comment := s.indentOf(l)
 		if blank || comment || indent > column {
@@ -446,7 +450,7 @@ func (s *splicer) drop(u *unit, midLine bool) error {
 	if midLine {
 		return errNoSplice
 	}
-	s.splices = append(s.splices, splice{start: s.lineStart(u.start), end: s.cut(u)})
+	s.splices = append(s.splices, splice{start: s.lines[u.line-1], end: s.cut(u)})
 	return nil
 }
 
@@ -456,7 +460,7 @@ func (s *splicer) cut(u *unit) int {
 	if u.cut > 0 {
 		return u.cut
 	}
-	first, last := s.lineOf(u.start), s.lineOf(u.end-1)
+	first, last := u.line, u.last
 	l := last
 	for l > first {
 		if _, blank, comment := s.indentOf(l); !blank && !comment {
@@ -596,7 +600,7 @@ func lineStarts(text []byte) []int {
 // its replaced range: head comments of what starts on its first line
 // (above it) and foot comments of what ends it (below its last line).
 func (s *splicer) aroundComments(u *unit) (head, foot []*yaml.Node) {
-	first := s.lineOf(u.start)
+	first := u.line
 	var onFirst func(n *yaml.Node)
 	onFirst = func(n *yaml.Node) {
 		if n.Line != first {
