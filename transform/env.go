@@ -318,7 +318,7 @@ func (e Env) apply(p *Pipeline) error {
 		converted[f.step] = true
 	}
 	if len(pipelineMoved) > 0 {
-		if err := removeEnv(p.Body, "environment", "environment", pipelineMoved); err != nil {
+		if err := removeEnv(p.Body, "environment", func() string { return "environment" }, pipelineMoved); err != nil {
 			return err
 		}
 		for _, s := range steps {
@@ -361,11 +361,11 @@ func (e Env) apply(p *Pipeline) error {
 			}
 		}
 		if len(own) > 0 {
-			if err := removeEnv(stepNode, "environment", stepField(f.step, "environment"), own); err != nil {
+			if err := removeEnv(stepNode, "environment", func() string { return stepField(f.step, "environment") }, own); err != nil {
 				return err
 			}
 		}
-		commands, err := editable(stepNode, "commands", yaml.SequenceNode, stepField(f.step, "commands"))
+		commands, err := editableField(stepNode, "commands", yaml.SequenceNode, func() string { return stepField(f.step, "commands") })
 		if err != nil {
 			return err
 		}
@@ -641,8 +641,8 @@ func editableStep(body *yaml.Node, s *envStep) (*yaml.Node, error) {
 // removeEnv drops the given entries from m's environment mapping; merge
 // keys are flattened into explicit entries so the rest keep their
 // values.
-func removeEnv(m *yaml.Node, key, field string, drop []envVar) error {
-	env, err := editable(m, key, yaml.MappingNode, field)
+func removeEnv(m *yaml.Node, key string, field func() string, drop []envVar) error {
+	env, err := editableField(m, key, yaml.MappingNode, field)
 	if err != nil {
 		return err
 	}
@@ -689,7 +689,7 @@ func addEnv(body *yaml.Node, s *envStep, moved []envVar) error {
 	if err != nil {
 		return err
 	}
-	env, err := editable(step, "environment", yaml.MappingNode, stepField(s, "environment"))
+	env, err := editableField(step, "environment", yaml.MappingNode, func() string { return stepField(s, "environment") })
 	if err != nil {
 		return err
 	}
@@ -726,7 +726,7 @@ func mountSecret(body *yaml.Node, s *envStep, volume, secret, dir string) error 
 	if err != nil {
 		return err
 	}
-	mounts, err := editable(step, "volumes", yaml.SequenceNode, stepField(s, "volumes"))
+	mounts, err := editableField(step, "volumes", yaml.SequenceNode, func() string { return stepField(s, "volumes") })
 	if err != nil {
 		return err
 	}

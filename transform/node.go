@@ -31,6 +31,12 @@ func lookupString(m *yaml.Node, key string) string {
 // other place that uses it), and a missing or null value by an empty
 // node of the wanted kind. field names the value for error messages.
 func editable(m *yaml.Node, key string, kind yaml.Kind, field string) (*yaml.Node, error) {
+	return editableField(m, key, kind, func() string { return field })
+}
+
+// editableField is editable with the field's name built only for an
+// error (naming a step costs a fmt.Sprintf).
+func editableField(m *yaml.Node, key string, kind yaml.Kind, field func() string) (*yaml.Node, error) {
 	var slot *yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key && !yamldoc.IsMergeKey(m.Content[i]) {
@@ -46,7 +52,7 @@ func editable(m *yaml.Node, key string, kind yaml.Kind, field string) (*yaml.Nod
 		current = nil
 	}
 	if current != nil && current.Kind != kind {
-		return nil, fmt.Errorf("%s: expected a %s, found a %s", field, kindName(kind), kindName(current.Kind))
+		return nil, fmt.Errorf("%s: expected a %s, found a %s", field(), kindName(kind), kindName(current.Kind))
 	}
 	// An anchored value is copied too: editing it in place would change
 	// every alias of it; the encoder puts the original back where the
