@@ -330,6 +330,9 @@ func (e Env) apply(p *Pipeline) error {
 			}
 		}
 	}
+	// Annotations, one per file, are set through one index of the
+	// mapping rather than a scan of it per file.
+	var annotations *annotationSetter
 	for i, f := range files {
 		hash := sha256.Sum256([]byte(contents[i]))
 		id := hex.EncodeToString(hash[:])[:16]
@@ -345,9 +348,13 @@ func (e Env) apply(p *Pipeline) error {
 			loader = secretLoader(dir + "/" + EnvSecretKey)
 		default:
 			key := EnvAnnotationPrefix + id
-			if err := Annotate(p, key, contents[i]); err != nil {
-				return err
+			if annotations == nil {
+				var err error
+				if annotations, err = newAnnotationSetter(p); err != nil {
+					return err
+				}
 			}
+			annotations.set(key, contents[i])
 			loader = annotationLoader(key)
 		}
 		stepNode, err := editableStep(p.Body, f.step)

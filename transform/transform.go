@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
 )
 
 // Pipeline is one kubernetes pipeline document being rewritten.
@@ -81,14 +83,59 @@ func (r Report) String() string {
 // runner copies onto the pod last, so the pipeline's own win over the
 // runner's defaults.
 func Annotate(p *Pipeline, key, value string) error {
-	metadata, err := editable(p.Body, "metadata", yaml.MappingNode, "metadata")
+	annotations, err := editableAnnotations(p)
 	if err != nil {
-		return fmt.Errorf("pipeline %q: %w", p.Name, err)
-	}
-	annotations, err := editable(metadata, "annotations", yaml.MappingNode, "metadata.annotations")
-	if err != nil {
-		return fmt.Errorf("pipeline %q: %w", p.Name, err)
+		return err
 	}
 	setString(annotations, key, value)
 	return nil
+}
+
+// editableAnnotations returns the pipeline's metadata.annotations,
+// ready to edit (see editable).
+func editableAnnotations(p *Pipeline) (*yaml.Node, error) {
+	metadata, err := editable(p.Body, "metadata", yaml.MappingNode, "metadata")
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %q: %w", p.Name, err)
+	}
+	annotations, err := editable(metadata, "annotations", yaml.MappingNode, "metadata.annotations")
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %q: %w", p.Name, err)
+	}
+	return annotations, nil
+}
+
+// annotationSetter is Annotate for many annotations in a row: the
+// mapping is made editable once and its keys indexed, instead of
+// scanned for every one (a pipeline of many steps gets an env file
+// annotation per step). Nothing else may edit the annotations while it
+// is in use.
+type annotationSetter struct {
+	m     *yaml.Node
+	index map[string]int // key -> position in m.Content of the first explicit key, as setString finds it
+}
+
+func newAnnotationSetter(p *Pipeline) (*annotationSetter, error) {
+	m, err := editableAnnotations(p)
+	if err != nil {
+		return nil, err
+	}
+	a := &annotationSetter{m: m, index: make(map[string]int, len(m.Content)/2)}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if _, seen := a.index[k.Value]; !seen && !yamldoc.IsMergeKey(k) {
+			a.index[k.Value] = i
+		}
+	}
+	return a, nil
+}
+
+// set is setString(annotations, key, value).
+func (a *annotationSetter) set(key, value string) {
+	if i, ok := a.index[key]; ok {
+		a.m.Content[i+1] = scalar(value)
+		return
+	}
+	a.index[key] = len(a.m.Content)
+	a.m.Content = append(a.m.Content, scalar(key), scalar(value))
 }
