@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -658,7 +659,7 @@ func endsMultiline(n *yaml.Node) bool {
 	for n != nil {
 		switch n.Kind {
 		case yaml.ScalarNode:
-			return bytes.IndexByte([]byte(n.Value), '\n') >= 0
+			return strings.IndexByte(n.Value, '\n') >= 0
 		case yaml.AliasNode:
 			return false
 		}
