@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/docker/distribution/reference"
 	"gopkg.in/yaml.v3"
 )
 
@@ -201,15 +200,15 @@ func (e Entrypoints) Apply(p *Pipeline) error {
 }
 
 func (e Entrypoints) lookup(image string) (Entrypoint, bool) {
-	named, err := reference.ParseNormalizedNamed(image)
+	named, err := parseImage(image)
 	if err != nil {
 		return Entrypoint{}, false
 	}
-	name := reference.FamiliarName(named)
+	name := named.familiarName()
 	if e.Mirror != "" {
-		if rest, ok := strings.CutPrefix(named.Name(), e.Mirror+"/"); ok {
-			if n, err := reference.ParseNormalizedNamed(rest); err == nil {
-				name = reference.FamiliarName(n)
+		if rest, ok := strings.CutPrefix(named.name(), e.Mirror+"/"); ok {
+			if n, err := parseImage(rest); err == nil {
+				name = n.familiarName()
 			}
 		}
 	}

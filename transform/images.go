@@ -162,20 +162,14 @@ func (im Images) rewrite(image string) (newImage string, done []string, warning 
 	if strings.Contains(image, "$") {
 		return "", nil, "is substituted at build time, so it is neither pinned nor mirrored", nil
 	}
-	ref, perr := reference.ParseNormalizedNamed(image)
+	ref, perr := parseImage(image)
 	if perr != nil {
 		return "", nil, fmt.Sprintf("is not an image reference (%v), so it is neither pinned nor mirrored", perr), nil
 	}
-	tag, digest := "", ""
-	if t, ok := ref.(reference.Tagged); ok {
-		tag = t.Tag()
-	}
-	if d, ok := ref.(reference.Digested); ok {
-		digest = d.Digest().String()
-	}
+	tag, digest := ref.tag, ref.digest
 	switch {
 	case digest == "" && (tag == "" || tag == "latest"):
-		pin, ok := im.pinFor(ref.Name(), "")
+		pin, ok := im.pinFor(ref.name(), "")
 		if !ok {
 			if im.FailFloating {
 				return "", nil, "", fmt.Errorf("%s floats (%s) and has no pin: give it a tag, or add a pin to DRONE_ECI_IMAGE_PINS", image, floatingWhy(tag))
@@ -186,14 +180,14 @@ func (im Images) rewrite(image string) (newImage string, done []string, warning 
 			done = append(done, "pinned")
 		}
 	case digest == "":
-		if pin, ok := im.pinFor(ref.Name(), tag); ok && pin.Digest != "" {
+		if pin, ok := im.pinFor(ref.name(), tag); ok && pin.Digest != "" {
 			digest = pin.Digest
 			done = append(done, "digest pinned")
 		}
 	}
 	base := stripTagDigest(image)
-	if im.Mirror != "" && reference.Domain(ref) == "docker.io" {
-		base = im.Mirror + "/" + reference.Path(ref)
+	if im.Mirror != "" && ref.domain == "docker.io" {
+		base = im.Mirror + "/" + ref.path
 		done = append(done, "Docker Hub mirror")
 	}
 	out := base
@@ -213,15 +207,11 @@ func (im Images) rewrite(image string) (newImage string, done []string, warning 
 // name: no tag, or tag latest, and no digest. ECI image caches cannot
 // match such references reliably.
 func Floating(image string) bool {
-	ref, err := reference.ParseNormalizedNamed(image)
+	ref, err := parseImage(image)
 	if err != nil {
 		return false
 	}
-	if _, ok := ref.(reference.Digested); ok {
-		return false
-	}
-	t, ok := ref.(reference.Tagged)
-	return !ok || t.Tag() == "latest"
+	return ref.digest == "" && (ref.tag == "" || ref.tag == "latest")
 }
 
 func floatingWhy(tag string) string {
