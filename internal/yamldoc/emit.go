@@ -272,9 +272,18 @@ func plainASCII(v string) bool {
 // no line break of YAML 1.1 or 1.2 (NEL, LS, PS included), no control
 // character, no byte order mark, no tab.
 func printableLine(v string) bool {
-	for _, r := range v {
+	for i := 0; i < len(v); {
+		if c := v[i]; c < utf8.RuneSelf {
+			// ASCII, most of what is written, without decoding.
+			if c < 0x20 || c > 0x7e {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(v[i:])
+		i += size
 		switch {
-		case r >= 0x20 && r <= 0x7e:
 		case r == utf8.RuneError:
 			return false
 		case r >= 0xa0 && r <= 0xd7ff && r != 0x2028 && r != 0x2029:

@@ -3,6 +3,7 @@ package yamldoc
 import (
 	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	buildkite "github.com/buildkite/yaml"
 	"gopkg.in/yaml.v3"
@@ -46,6 +47,32 @@ func FuzzSimpleScalar(f *testing.F) {
 			if errB == nil && (errA != nil || !reflect.DeepEqual(a, b)) {
 				t.Fatalf("yaml.v3 reads %q as %#v (%v), its own %q as %#v", direct, a, errA, encoded, b)
 			}
+		}
+	})
+}
+
+// FuzzPrintableLine: the ASCII fast path of printableLine answers as
+// decoding every rune did.
+func FuzzPrintableLine(f *testing.F) {
+	for _, v := range []string{"", "abc", "a\tb", "\x7f", "é → ü", "\u2028", "\u0085", "\ufeff", "\ufffd", "\xff", "a\xc3", "\U0001F600", "\x1f"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		want := true
+		for _, r := range v {
+			switch {
+			case r >= 0x20 && r <= 0x7e:
+			case r == utf8.RuneError:
+				want = false
+			case r >= 0xa0 && r <= 0xd7ff && r != 0x2028 && r != 0x2029:
+			case r >= 0xe000 && r <= 0xfffd && r != 0xfeff:
+			case r >= 0x10000 && r <= 0x10ffff:
+			default:
+				want = false
+			}
+		}
+		if got := printableLine(v); got != want {
+			t.Fatalf("printableLine(%q) = %v, want %v", v, got, want)
 		}
 	})
 }
