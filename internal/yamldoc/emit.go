@@ -13,8 +13,8 @@ import (
 // tens of nanoseconds on every character and allocates for every event;
 // this writes the same meaning directly. Whatever it does not know to
 // write exactly (comments, anchors, aliases, tags it cannot vouch for,
-// flow style, block scalars, line breaks, empty collections) it
-// refuses, and the fragment goes to yaml.v3's encoder.
+// flow style other than a mapping value's list of simple strings, block
+// scalars, line breaks, empty collections) it refuses, and the fragment goes to yaml.v3's encoder.
 
 // appendSimple appends the fragment wrapper n (a one-entry mapping or a
 // one-item sequence at the margin), or reports that it cannot.
@@ -82,10 +82,59 @@ func (w *simpleWriter) value(v *yaml.Node, indent int) bool {
 		w.out = append(w.out, '\n')
 		return w.mapping(v, indent+2, false)
 	case yaml.SequenceNode:
+		if v.Style == yaml.FlowStyle {
+			return w.flowSequence(v)
+		}
 		w.out = append(w.out, '\n')
 		return w.sequence(v, indent+2)
 	}
 	return false
+}
+
+// flowSequence writes a mapping value's flow sequence of strings on one
+// line, as the kaniko step's tags: [latest, "${DRONE_COMMIT_SHA:0:8}"]
+// is. Each item is written as yaml.v3 writes it, byte for byte: plain
+// when it is made of letters, digits and "._/-" only (no flow
+// indicator, nothing the runner's substitution could turn into one) and
+// reads as a string, double-quoted as parsed when it needs no escape;
+// anything else is refused.
+func (w *simpleWriter) flowSequence(s *yaml.Node) bool {
+	if s.HeadComment != "" || s.LineComment != "" || s.FootComment != "" || s.Anchor != "" ||
+		len(s.Content) == 0 || (s.Tag != "" && s.Tag != "!!seq") {
+		return false
+	}
+	w.out = append(w.out, " ["...)
+	for i, item := range s.Content {
+		if i > 0 {
+			w.out = append(w.out, ", "...)
+		}
+		if item.Kind != yaml.ScalarNode || !plainNode(item) || item.Tag != "!!str" {
+			return false
+		}
+		switch v := item.Value; {
+		case item.Style == 0 && safePlain(v) && flowPlain(v):
+			w.out = append(w.out, v...)
+		case item.Style == yaml.DoubleQuotedStyle && plainASCII(v):
+			w.out = append(w.out, '"')
+			w.out = append(w.out, v...)
+			w.out = append(w.out, '"')
+		default:
+			return false
+		}
+	}
+	w.out = append(w.out, "]\n"...)
+	return true
+}
+
+// flowPlain: letters, digits and "._/-" only.
+func flowPlain(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '/' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *simpleWriter) sequence(s *yaml.Node, indent int) bool {

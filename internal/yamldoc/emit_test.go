@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	buildkite "github.com/buildkite/yaml"
+	"github.com/drone/envsubst"
 	"gopkg.in/yaml.v3"
 )
 
@@ -73,6 +74,60 @@ func FuzzPrintableLine(f *testing.F) {
 		}
 		if got := printableLine(v); got != want {
 			t.Fatalf("printableLine(%q) = %v, want %v", v, got, want)
+		}
+	})
+}
+
+// FuzzSimpleFlow: when the direct writer takes a mapping value's flow
+// sequence, yaml.v3 and buildkite/yaml read from its text what they read
+// from yaml.v3's encoding, also after the runner's substitution.
+func FuzzSimpleFlow(f *testing.F) {
+	for _, v := range []string{"latest", "${DRONE_COMMIT_SHA:0:8}", "${X}", "a,b", "a]", "{a}", "yes", "null", "1.0", "v1.0", "a:b", "a b", "a #b", "é", `a"b`, "-a", ".a", "/a/b", "$X"} {
+		f.Add(v, "latest", uint8(0), uint8(1), ", ] x")
+	}
+	f.Fuzz(func(t *testing.T, v1, v2 string, style1, style2 uint8, subst string) {
+		styles := []yaml.Style{0, yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle}
+		item := func(v string, st uint8) *yaml.Node {
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: styles[int(st)%len(styles)], Value: v}
+		}
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle, Content: []*yaml.Node{item(v1, style1), item(v2, style2)}}
+		entry := []*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: "tags"}, seq}
+		outer := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map", Content: entry}}}
+		for _, n := range []*yaml.Node{wrap(yaml.MappingNode, entry), outer} {
+			direct, ok := appendSimple(nil, n, nil)
+			if !ok {
+				continue
+			}
+			encoded, err := yaml.Marshal(n)
+			if err != nil {
+				continue
+			}
+			for _, sub := range []bool{false, true} {
+				a, b := string(direct), string(encoded)
+				if sub {
+					fn := func(string) string { return subst }
+					var errA, errB error
+					a, errA = envsubst.Eval(a, fn)
+					b, errB = envsubst.Eval(b, fn)
+					if (errA == nil) != (errB == nil) {
+						t.Fatalf("substitution of %q: %v, of yaml.v3's %q: %v", direct, errA, encoded, errB)
+					}
+					if errB != nil {
+						continue
+					}
+				}
+				var x, y any
+				errX := buildkite.Unmarshal([]byte(a), &x)
+				errY := buildkite.Unmarshal([]byte(b), &y)
+				if errY == nil && (errX != nil || !reflect.DeepEqual(x, y)) {
+					t.Fatalf("buildkite/yaml reads %q as %#v (%v), yaml.v3's %q as %#v", a, x, errX, b, y)
+				}
+				errX = yaml.Unmarshal([]byte(a), &x)
+				errY = yaml.Unmarshal([]byte(b), &y)
+				if errY == nil && (errX != nil || !reflect.DeepEqual(x, y)) {
+					t.Fatalf("yaml.v3 reads %q as %#v (%v), its own %q as %#v", a, x, errX, b, y)
+				}
+			}
 		}
 	})
 }
