@@ -44,7 +44,7 @@ func scanCommands(commands []string) ([]dockerCall, []hostAssign) {
 
 // mayMentionDocker reports whether text could hold a docker call or an
 // assignment of DOCKER_HOST: whether it holds "docker" or "DOCKER_HOST"
-// once the quotes, backslashes and line breaks a shell word may carry
+// once the quotes, backslashes, line breaks and NUL bytes a shell word may carry
 // inside it are taken out. Every call and assignment scan finds is
 // spelt so in the text (the printer writes words as the parser read
 // them, and unquote removes only quotes), so a command without either is
@@ -54,13 +54,13 @@ func mayMentionDocker(text string) bool {
 	if strings.Contains(text, "docker") || strings.Contains(text, "DOCKER_HOST") {
 		return true
 	}
-	if !strings.ContainsAny(text, "\"'\\\n\r") {
+	if !strings.ContainsAny(text, "\"'\\\n\r\x00") {
 		return false
 	}
 	bare := make([]byte, 0, len(text))
 	for i := 0; i < len(text); i++ {
 		switch c := text[i]; c {
-		case '"', '\'', '\\', '\n', '\r':
+		case '"', '\'', '\\', '\n', '\r', 0: // the shell parser skips NUL bytes too
 		default:
 			bare = append(bare, c)
 		}
