@@ -12,7 +12,14 @@ type imageRef struct {
 }
 
 // name is the fully qualified repository (docker.io/library/golang).
-func (r imageRef) name() string { return r.domain + "/" + r.path }
+func (r imageRef) name() string {
+	if r.domain == "" {
+		// The library leaves the domain empty when the first component
+		// looks like one but is not ("0_0.0/x"); its Name is the path.
+		return r.path
+	}
+	return r.domain + "/" + r.path
+}
 
 // familiarName is reference.FamiliarName: the name without docker.io
 // and, for official images, without library/.
