@@ -19,7 +19,15 @@ import (
 // appendSimple appends the fragment wrapper n (a one-entry mapping or a
 // one-item sequence at the margin), or reports that it cannot.
 func appendSimple(out []byte, n *yaml.Node, rec *record) ([]byte, bool) {
-	w := simpleWriter{out: out, rec: rec}
+	return appendSimpleIndented(out, n, rec, 0, true)
+}
+
+// appendSimpleIndented is appendSimple with every line indented by
+// indent more spaces, the first line only when atLineStart: what
+// appendIndented makes of appendSimple's text, written in one pass into
+// the spliced document (no line the writer writes is empty).
+func appendSimpleIndented(out []byte, n *yaml.Node, rec *record, indent int, atLineStart bool) ([]byte, bool) {
+	w := simpleWriter{out: out, rec: rec, base: indent, skipBase: !atLineStart}
 	var ok bool
 	if n.Kind == yaml.MappingNode {
 		ok = w.mapping(n, 0, false)
@@ -32,9 +40,19 @@ func appendSimple(out []byte, n *yaml.Node, rec *record) ([]byte, bool) {
 type simpleWriter struct {
 	out []byte
 	rec *record
+	// base is added to every line's indentation but the first's when
+	// skipBase is set (the fragment continues a line already begun).
+	base     int
+	skipBase bool
 }
 
+// indent starts a line: every line the writer writes starts here.
 func (w *simpleWriter) indent(n int) {
+	if w.skipBase {
+		w.skipBase = false
+	} else {
+		n += w.base
+	}
 	for ; n > 0; n-- {
 		w.out = append(w.out, ' ')
 	}

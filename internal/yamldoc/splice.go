@@ -123,6 +123,9 @@ type splicer struct {
 	proc    []byte // body after envsubst's backslash rule (what nodes' columns count in)
 	splices []splice
 	shape   []int32 // indentOf's answers by line
+	// units is a stack the nested block calls take their units from:
+	// each leaves it as it found it, so one array serves the document.
+	units []unit
 }
 
 func newSplicer(rec *record, body []byte) *splicer {
@@ -295,7 +298,8 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 	if n.Kind == yaml.MappingNode {
 		step = 2
 	}
-	units := make([]unit, 0, len(orig)/step)
+	base := len(s.units)
+	defer func() { s.units = s.units[:base] }()
 	column := -1
 	for i := 0; i+step <= len(orig); i += step {
 		// Both stand on the line of the node they start.
@@ -315,14 +319,18 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 			return errNoSplice
 		}
 		column = col
-		if len(units) > 0 {
-			if start <= units[len(units)-1].start {
+		if len(s.units) > base {
+			prev := &s.units[len(s.units)-1]
+			if start <= prev.start {
 				return errNoSplice
 			}
-			units[len(units)-1].end, units[len(units)-1].last = lineStart, line-1
+			prev.end, prev.last = lineStart, line-1
 		}
-		units = append(units, unit{start: start, line: line, nodes: orig[i : i+step]})
+		s.units = append(s.units, unit{start: start, line: line, nodes: orig[i : i+step]})
 	}
+	// Nested calls push past this slice's end; should that move the
+	// stack, this slice keeps the old array, which only it still uses.
+	units := s.units[base:len(s.units):len(s.units)]
 	if units[len(units)-1].start >= end {
 		return errNoSplice
 	}
@@ -750,28 +758,40 @@ func (d *Document) splice() ([]byte, error) {
 		}
 	}
 	// Fragments of one-line scalars in block collections are written
-	// directly; one yaml.v3 encoder writes the others, each as a document
-	// of its own (an encoder costs kilobytes to set up).
-	prepared, doubled := map[*yaml.Node]bool{}, map[*yaml.Node]bool{}
-	var direct []byte
+	// directly into the output, indented where they stand; one yaml.v3
+	// encoder writes the others, each as a document of its own (an
+	// encoder costs kilobytes to set up), put in their places after.
+	doubled := map[*yaml.Node]bool{}
+	size := len(body)
+	for _, sp := range splices {
+		if sp.node != nil {
+			size += sizeHint(sp.node, sp.indent)
+		}
+	}
+	out := make([]byte, 0, size)
 	var encoded bytes.Buffer
 	var enc *yaml.Encoder
-	simple := make([]bool, len(splices))
-	ends := make([]int, len(splices))
-	fragments := 0
+	var later []int // where each encoded fragment goes in out, and its splice
+	prev := 0
 	for i, sp := range splices {
+		out = append(out, body[prev:sp.start]...)
+		prev = sp.end
 		if sp.node == nil {
 			continue
 		}
-		prepare(sp.node, false, prepared)
+		// An encoded fragment to go where out ends closes its line.
+		deferredHere := len(later) > 0 && later[len(later)-2] == len(out)
+		if sp.atLineStart && len(out) > 0 && out[len(out)-1] != '\n' && !deferredHere {
+			out = append(out, '\n')
+		}
+		prepare(sp.node, false)
 		doubleBackslashes(sp.node, doubled)
-		mark := len(direct)
+		mark := len(out)
 		var ok bool
-		if direct, ok = appendSimple(direct, sp.node, d.parsed); ok {
-			simple[i], ends[i] = true, len(direct)
+		if out, ok = appendSimpleIndented(out, sp.node, d.parsed, sp.indent, sp.atLineStart); ok {
 			continue
 		}
-		direct = direct[:mark]
+		out = out[:mark]
 		if enc == nil {
 			enc = yaml.NewEncoder(&encoded)
 			enc.SetIndent(2)
@@ -779,39 +799,43 @@ func (d *Document) splice() ([]byte, error) {
 		if err := enc.Encode(sp.node); err != nil {
 			return nil, err
 		}
-		fragments++
-	}
-	var pieces [][]byte
-	if enc != nil {
-		if err := enc.Close(); err != nil {
-			return nil, err
-		}
-		pieces = splitDocuments(encoded.Bytes(), fragments)
-		if len(pieces) != fragments {
-			return nil, fmt.Errorf("encoder wrote %d documents for %d fragments", len(pieces), fragments)
-		}
-	}
-	out := make([]byte, 0, len(body)+len(direct)+encoded.Len()+len(body)/8)
-	prev, written := 0, 0
-	for i, sp := range splices {
-		out = append(out, body[prev:sp.start]...)
-		prev = sp.end
-		if sp.node == nil {
-			continue
-		}
-		if sp.atLineStart && len(out) > 0 && out[len(out)-1] != '\n' {
-			out = append(out, '\n')
-		}
-		var piece []byte
-		if simple[i] {
-			piece, written = direct[written:ends[i]], ends[i]
-		} else {
-			piece, pieces = pieces[0], pieces[1:]
-		}
-		out = appendIndented(out, piece, sp.indent, sp.atLineStart)
+		later = append(later, mark, i)
 	}
 	out = append(out, body[prev:]...)
-	return out, nil
+	if enc == nil {
+		return out, nil
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	fragments := len(later) / 2
+	pieces := splitDocuments(encoded.Bytes(), fragments)
+	if len(pieces) != fragments {
+		return nil, fmt.Errorf("encoder wrote %d documents for %d fragments", len(pieces), fragments)
+	}
+	whole := make([]byte, 0, len(out)+encoded.Len()+encoded.Len()/4)
+	prev = 0
+	for k, piece := range pieces {
+		if len(piece) == 0 || piece[len(piece)-1] != '\n' {
+			return nil, errNoSplice // it would not close its line, as assumed above
+		}
+		at, sp := later[2*k], splices[later[2*k+1]]
+		whole = append(whole, out[prev:at]...)
+		prev = at
+		whole = appendIndented(whole, piece, sp.indent, sp.atLineStart)
+	}
+	return append(whole, out[prev:]...), nil
+}
+
+// sizeHint is about the number of bytes fragment n takes written at
+// indent: every scalar's text, a key's or dash's line and its
+// indentation.
+func sizeHint(n *yaml.Node, indent int) int {
+	size := len(n.Value) + indent + 4
+	for _, c := range n.Content {
+		size += sizeHint(c, indent+2)
+	}
+	return size
 }
 
 // splitDocuments cuts an encoder's stream of documents at its "---"

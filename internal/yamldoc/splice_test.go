@@ -274,6 +274,23 @@ func TestSplice(t *testing.T) {
 			},
 		},
 		{
+			// The block scalar goes to yaml.v3's encoder and into place
+			// after the direct writer's fragments: the entry inserted after
+			// it starts no extra line.
+			name:  "encoded and direct fragments in one mapping, in order",
+			input: "s:\n  a: 1\n  b: 2\n  c: 3\n",
+			want:  "s:\n  a: x\n  b: |-\n    y\n    z\n  n: w\n  c: v\n",
+			edit: func(body *yaml.Node) {
+				s := body.Content[1]
+				s.Content[1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "x"}
+				s.Content[3] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "y\nz"}
+				s.Content[5] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "v"}
+				s.Content = append(s.Content[:4], append([]*yaml.Node{
+					{Kind: yaml.ScalarNode, Tag: "!!str", Value: "n"}, {Kind: yaml.ScalarNode, Tag: "!!str", Value: "w"},
+				}, s.Content[4:]...)...)
+			},
+		},
+		{
 			name:  "a flow parent re-encodes the document",
 			input: "a: {b: 1}   # c\n",
 			want:  "a: {b: 2} # c\n",

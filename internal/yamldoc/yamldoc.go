@@ -226,6 +226,10 @@ func Encode(docs []*Document) ([]byte, error) {
 		if doc.parsed != nil {
 			spliced, err := doc.splice()
 			if err == nil {
+				if len(docs) == 1 && out.Len() == 0 {
+					// The spliced text is the config: no copy.
+					return spliced, nil
+				}
 				out.Write(spliced)
 				continue
 			}
@@ -233,7 +237,7 @@ func Encode(docs []*Document) ([]byte, error) {
 				return nil, fmt.Errorf("document %d: encoding: %w", doc.Number, err)
 			}
 		}
-		prepare(doc.Root, false, map[*yaml.Node]bool{})
+		prepare(doc.Root, false)
 		doubleBackslashes(doc.Root, map[*yaml.Node]bool{})
 		enc := yaml.NewEncoder(&out)
 		enc.SetIndent(2)
@@ -364,11 +368,13 @@ func repairAliases(root *yaml.Node) {
 //   - an empty null inside a flow collection ("{temp: }") or as a key
 //     ("? ") is printed as ” (an empty string, which means something
 //     else to Drone); "null" keeps its meaning.
-func prepare(n *yaml.Node, inFlow bool, seen map[*yaml.Node]bool) {
-	if n == nil || seen[n] {
+//
+// Every fix is idempotent, so a node a transform placed twice may be
+// visited twice; a parsed tree shares no node (aliases are not followed).
+func prepare(n *yaml.Node, inFlow bool) {
+	if n == nil {
 		return
 	}
-	seen[n] = true
 	if inFlow {
 		spellNull(n)
 	}
@@ -389,7 +395,7 @@ func prepare(n *yaml.Node, inFlow bool, seen map[*yaml.Node]bool) {
 	}
 	flow := inFlow || n.Style&yaml.FlowStyle != 0
 	for _, child := range n.Content {
-		prepare(child, flow, seen)
+		prepare(child, flow)
 	}
 }
 
@@ -449,17 +455,18 @@ func envsubstBackslashes(text []byte) []byte {
 // holds what Drone parses after envsubst has halved "\\" (Parse);
 // doubling every backslash of every value makes the encoded text, raw or
 // escaped, halve back to it, and keeps it valid YAML for the Drone
-// server, which parses the text as it is.
-func doubleBackslashes(n *yaml.Node, seen map[*yaml.Node]bool) {
-	if n == nil || seen[n] {
+// server, which parses the text as it is. doubled holds the scalars
+// already doubled: a scalar a transform placed twice is doubled once.
+func doubleBackslashes(n *yaml.Node, doubled map[*yaml.Node]bool) {
+	if n == nil {
 		return
 	}
-	seen[n] = true
-	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, `\`) {
+	if n.Kind == yaml.ScalarNode && strings.IndexByte(n.Value, '\\') >= 0 && !doubled[n] {
+		doubled[n] = true
 		n.Value = strings.ReplaceAll(n.Value, `\`, `\\`)
 	}
 	for _, child := range n.Content {
-		doubleBackslashes(child, seen)
+		doubleBackslashes(child, doubled)
 	}
 }
 
@@ -622,7 +629,7 @@ func Subset(body *yaml.Node, keys ...string) ([]byte, error) {
 	if out, ok := appendSimple(nil, sub, nil); ok {
 		return out, nil
 	}
-	prepare(sub, false, map[*yaml.Node]bool{})
+	prepare(sub, false)
 	var out bytes.Buffer
 	enc := yaml.NewEncoder(&out)
 	if err := enc.Encode(sub); err != nil {
