@@ -64,19 +64,32 @@ func (r Report) Empty() bool { return len(r.Changes) == 0 && len(r.Warnings) == 
 
 // String is the one-line form used in the report annotation.
 func (r Report) String() string {
+	size := len("changed: ") + len(" | warnings: ")
+	for _, s := range r.Changes {
+		size += len(s) + len("; ")
+	}
+	for _, s := range r.Warnings {
+		size += len(s) + len("; ")
+	}
 	var b strings.Builder
-	if len(r.Changes) > 0 {
-		b.WriteString("changed: ")
-		b.WriteString(strings.Join(r.Changes, "; "))
+	b.Grow(size)
+	writeList(&b, "changed: ", r.Changes)
+	if len(r.Warnings) > 0 && b.Len() > 0 {
+		b.WriteString(" | ")
 	}
-	if len(r.Warnings) > 0 {
-		if b.Len() > 0 {
-			b.WriteString(" | ")
-		}
-		b.WriteString("warnings: ")
-		b.WriteString(strings.Join(r.Warnings, "; "))
-	}
+	writeList(&b, "warnings: ", r.Warnings)
 	return b.String()
+}
+
+func writeList(b *strings.Builder, title string, items []string) {
+	for i, s := range items {
+		if i == 0 {
+			b.WriteString(title)
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(s)
+	}
 }
 
 // Annotate sets one of the pipeline's metadata.annotations, which the

@@ -31,13 +31,37 @@ import (
 var errNoSplice = errors.New("cannot splice")
 
 // nodeRecord is what a node held when it was parsed. Comments are not
-// recorded: a changed comment alone changes no meaning.
+// recorded: a changed comment alone changes no meaning. A record is
+// kept for every node of every edited document, so it is small: the
+// common tags are a code, and what most nodes lack (an anchor, an
+// alias, another tag) is kept aside.
 type nodeRecord struct {
-	tag, value, anchor     string
-	alias                  *yaml.Node
-	contentStart, contentN int32 // into record.content
-	kind                   yaml.Kind
-	style                  yaml.Style
+	value                  string
+	extra                  *nodeExtra // nil: no anchor or alias, a common tag
+	contentStart, contentN int32      // into record.content
+	kind, style, tag       uint8      // tag: an index into commonTags
+}
+
+// nodeExtra holds what a node's record has no room for.
+type nodeExtra struct {
+	tag, anchor string
+	alias       *yaml.Node
+	kind        yaml.Kind // kind and style, when one is too wide for a byte
+	style       yaml.Style
+	wide        bool
+}
+
+// commonTags are the tags the decoder gives almost every node; index 0
+// is no tag.
+var commonTags = [...]string{"", "!!str", "!!map", "!!seq", "!!int", "!!bool", "!!null", "!!float", "!!merge"}
+
+func tagCode(tag string) (uint8, bool) {
+	for i, t := range commonTags {
+		if t == tag {
+			return uint8(i), true
+		}
+	}
+	return 0, false
 }
 
 // record is the parsed tree of one document, by node.
@@ -57,10 +81,17 @@ func newRecord(nodes int) *record {
 
 func (r *record) add(n *yaml.Node) {
 	r.index[n] = int32(len(r.nodes))
-	r.nodes = append(r.nodes, nodeRecord{
-		kind: n.Kind, style: n.Style, tag: n.Tag, value: n.Value, anchor: n.Anchor, alias: n.Alias,
+	rec := nodeRecord{
+		value: n.Value, kind: uint8(n.Kind), style: uint8(n.Style),
 		contentStart: int32(len(r.content)), contentN: int32(len(n.Content)),
-	})
+	}
+	code, common := tagCode(n.Tag)
+	rec.tag = code
+	wide := n.Kind > 0xff || n.Style > 0xff
+	if !common || n.Anchor != "" || n.Alias != nil || wide {
+		rec.extra = &nodeExtra{tag: n.Tag, anchor: n.Anchor, alias: n.Alias, kind: n.Kind, style: n.Style, wide: wide}
+	}
+	r.nodes = append(r.nodes, rec)
 	r.content = append(r.content, n.Content...)
 }
 
@@ -79,8 +110,17 @@ func (r *record) original(rec *nodeRecord) []*yaml.Node {
 
 // same reports whether n's own fields are as parsed (content aside).
 func (rec *nodeRecord) same(n *yaml.Node) bool {
-	return rec.kind == n.Kind && rec.style == n.Style && rec.tag == n.Tag && rec.value == n.Value &&
-		rec.anchor == n.Anchor && rec.alias == n.Alias
+	if rec.value != n.Value {
+		return false
+	}
+	if x := rec.extra; x != nil {
+		if x.wide {
+			return x.kind == n.Kind && x.style == n.Style && x.tag == n.Tag && x.anchor == n.Anchor && x.alias == n.Alias
+		}
+		return yaml.Kind(rec.kind) == n.Kind && yaml.Style(rec.style) == n.Style && x.tag == n.Tag && x.anchor == n.Anchor && x.alias == n.Alias
+	}
+	return yaml.Kind(rec.kind) == n.Kind && yaml.Style(rec.style) == n.Style && commonTags[rec.tag] == n.Tag &&
+		n.Anchor == "" && n.Alias == nil
 }
 
 // clean reports whether the subtree under n is exactly as parsed, so
@@ -129,7 +169,8 @@ type splicer struct {
 }
 
 func newSplicer(rec *record, body []byte) *splicer {
-	s := &splicer{rec: rec, body: body}
+	// Most documents need a few dozen splices and units at most.
+	s := &splicer{rec: rec, body: body, splices: make([]splice, 0, 16), units: make([]unit, 0, 64)}
 	s.lines = append(make([]int, 0, bytes.Count(body, []byte("\n"))+2), 0)
 	for off := 0; ; {
 		i := bytes.IndexByte(body[off:], '\n')

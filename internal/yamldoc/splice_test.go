@@ -318,3 +318,49 @@ func TestSplice(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordSame: a record tells every change of a node's own fields,
+// whether they are kept in the record itself or aside.
+func TestRecordSame(t *testing.T) {
+	target := &yaml.Node{Kind: yaml.ScalarNode, Value: "t"}
+	nodes := map[string]func() *yaml.Node{
+		"plain string": func() *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "x"} },
+		"quoted int": func() *yaml.Node {
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "1", Style: yaml.DoubleQuotedStyle}
+		},
+		"custom tag": func() *yaml.Node {
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!env", Value: "x", Style: yaml.TaggedStyle}
+		},
+		"anchored map":   func() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Anchor: "a"} },
+		"alias":          func() *yaml.Node { return &yaml.Node{Kind: yaml.AliasNode, Alias: target} },
+		"wide kind":      func() *yaml.Node { return &yaml.Node{Kind: 0x100 | yaml.ScalarNode, Tag: "!!str", Value: "x"} },
+		"wide style":     func() *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "x", Style: 0x100} },
+		"untagged empty": func() *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode} },
+	}
+	edits := map[string]func(n *yaml.Node){
+		"value":  func(n *yaml.Node) { n.Value += "!" },
+		"tag":    func(n *yaml.Node) { n.Tag = "!!other" },
+		"kind":   func(n *yaml.Node) { n.Kind ^= 0x200 },
+		"style":  func(n *yaml.Node) { n.Style ^= yaml.SingleQuotedStyle },
+		"wide":   func(n *yaml.Node) { n.Style ^= 0x400 },
+		"anchor": func(n *yaml.Node) { n.Anchor += "b" },
+		"alias":  func(n *yaml.Node) { n.Alias = &yaml.Node{} },
+	}
+	for name, make := range nodes {
+		rec := newRecord(1)
+		n := make()
+		rec.add(n)
+		if got, ok := rec.get(n); !ok || !got.same(n) {
+			t.Errorf("%s: not the same as recorded, unedited", name)
+		}
+		for field, edit := range edits {
+			n := make()
+			rec := newRecord(1)
+			rec.add(n)
+			edit(n)
+			if got, _ := rec.get(n); got.same(n) {
+				t.Errorf("%s: an edited %s is taken for the same", name, field)
+			}
+		}
+	}
+}
