@@ -333,10 +333,11 @@ func (e Env) apply(p *Pipeline) error {
 	// Annotations, one per file, are set through one index of the
 	// mapping rather than a scan of it per file.
 	var annotations *annotationSetter
+	var loaderParts []string
 	for i, f := range files {
 		hash := sha256.Sum256([]byte(contents[i]))
 		id := hex.EncodeToString(hash[:])[:16]
-		var loader string
+		var loader string // escaped for Drone's substitution
 		switch carrier {
 		case CarrierSecret:
 			name := EnvSecretPrefix + id
@@ -345,7 +346,7 @@ func (e Env) apply(p *Pipeline) error {
 			if err := mountSecret(p.Body, f.step, envVolumePrefix+id, name, dir); err != nil {
 				return err
 			}
-			loader = secretLoader(dir + "/" + EnvSecretKey)
+			loader = escapeDollars(secretLoader(dir + "/" + EnvSecretKey))
 		default:
 			key := EnvAnnotationPrefix + id
 			if annotations == nil {
@@ -355,7 +356,10 @@ func (e Env) apply(p *Pipeline) error {
 				}
 			}
 			annotations.set(key, contents[i])
-			loader = annotationLoader(key)
+			if loaderParts == nil {
+				loaderParts = escapedLoaderParts()
+			}
+			loader = strings.Join(loaderParts, key)
 		}
 		stepNode, err := editableStep(p.Body, f.step)
 		if err != nil {
@@ -376,7 +380,8 @@ func (e Env) apply(p *Pipeline) error {
 		if err != nil {
 			return err
 		}
-		commands.Content = append([]*yaml.Node{scalar(loader)}, commands.Content...)
+		first := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: loader} // escaped already
+		commands.Content = append(append(make([]*yaml.Node, 0, len(commands.Content)+1), first), commands.Content...)
 	}
 	if carrier == CarrierSecret {
 		p.Report.Changed("env: %d env files as Secrets in namespace %s", len(p.EnvSecrets), namespace)

@@ -1,6 +1,10 @@
 package transform
 
-import "github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
+import (
+	"strings"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
+)
 
 // The env file and its loader live in internal/envfile, shared with the
 // admission webhook and cmd/eci-env-loader; these adapt the transform's
@@ -23,6 +27,15 @@ func secretFile(vars []envVar) string { return envfile.SecretFile(fileVars(vars)
 // annotationLoader reads the step's line from the runner's downward-API
 // file and evaluates it.
 func annotationLoader(key string) string { return envfile.AnnotationLoader(key) }
+
+// escapedLoaderParts is the annotation loader escaped for Drone's
+// substitution, cut where the key goes:
+// joined with a key, they make its loader. Steps differ only in the key
+// (which holds no "$"), so one escape serves every step.
+func escapedLoaderParts() []string {
+	const mark = "\x00key\x00"
+	return strings.Split(escapeDollars(annotationLoader(mark)), mark)
+}
 
 // secretLoader sources the mounted file.
 func secretLoader(path string) string { return envfile.SecretLoader(path) }

@@ -115,8 +115,11 @@ func kindName(kind yaml.Kind) string {
 // config before parsing it, so a "$" the converter writes must be
 // doubled to reach the runner as written.
 func scalar(s string) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: strings.ReplaceAll(s, "$", "$$")}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: escapeDollars(s)}
 }
+
+// escapeDollars escapes s from Drone's substitution: "$$" is a "$".
+func escapeDollars(s string) string { return strings.ReplaceAll(s, "$", "$$") }
 
 // setString sets key in mapping m to the string s, replacing an
 // existing explicit value.

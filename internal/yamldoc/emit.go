@@ -19,20 +19,29 @@ import (
 // appendSimple appends the fragment wrapper n (a one-entry mapping or a
 // one-item sequence at the margin), or reports that it cannot.
 func appendSimple(out []byte, n *yaml.Node, rec *record) ([]byte, bool) {
-	return appendSimpleIndented(out, n, rec, 0, true)
+	w := simpleWriter{out: out, rec: rec}
+	var ok bool
+	if n.Kind == yaml.MappingNode {
+		ok = w.mapping(n, 0, false)
+	} else {
+		ok = w.sequence(n, 0)
+	}
+	return w.out, ok
 }
 
 // appendSimpleIndented is appendSimple with every line indented by
 // indent more spaces, the first line only when atLineStart: what
 // appendIndented makes of appendSimple's text, written in one pass into
 // the spliced document (no line the writer writes is empty).
-func appendSimpleIndented(out []byte, n *yaml.Node, rec *record, indent int, atLineStart bool) ([]byte, bool) {
+func appendSimpleIndented(out []byte, kind yaml.Kind, entry []*yaml.Node, rec *record, indent int, atLineStart bool) ([]byte, bool) {
 	w := simpleWriter{out: out, rec: rec, base: indent, skipBase: !atLineStart}
 	var ok bool
-	if n.Kind == yaml.MappingNode {
-		ok = w.mapping(n, 0, false)
-	} else {
-		ok = w.sequence(n, 0)
+	switch {
+	case len(entry) == 0:
+	case kind == yaml.MappingNode:
+		ok = len(entry)%2 == 0 && w.entries(entry, 0, false)
+	default:
+		ok = w.items(entry, 0)
 	}
 	return w.out, ok
 }
@@ -70,11 +79,16 @@ func (w *simpleWriter) mapping(m *yaml.Node, indent int, inline bool) bool {
 	if !plainNode(m) || len(m.Content) == 0 || len(m.Content)%2 != 0 || (m.Tag != "" && m.Tag != "!!map") {
 		return false
 	}
-	for i := 0; i < len(m.Content); i += 2 {
+	return w.entries(m.Content, indent, inline)
+}
+
+// entries writes a block mapping's keys and values.
+func (w *simpleWriter) entries(content []*yaml.Node, indent int, inline bool) bool {
+	for i := 0; i+1 < len(content); i += 2 {
 		if i > 0 || !inline {
 			w.indent(indent)
 		}
-		k, v := m.Content[i], m.Content[i+1]
+		k, v := content[i], content[i+1]
 		if k.Kind != yaml.ScalarNode || !w.scalar(k, true) {
 			return false
 		}
@@ -159,7 +173,12 @@ func (w *simpleWriter) sequence(s *yaml.Node, indent int) bool {
 	if !plainNode(s) || len(s.Content) == 0 || (s.Tag != "" && s.Tag != "!!seq") {
 		return false
 	}
-	for _, item := range s.Content {
+	return w.items(s.Content, indent)
+}
+
+// items writes a block sequence's items.
+func (w *simpleWriter) items(content []*yaml.Node, indent int) bool {
+	for _, item := range content {
 		w.indent(indent)
 		w.out = append(w.out, '-')
 		switch item.Kind {

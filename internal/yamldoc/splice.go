@@ -139,20 +139,25 @@ func (r *record) clean(n *yaml.Node) bool {
 }
 
 // splice is one change to the original text: [start, end) replaced by
-// the encoding of node (a one-entry mapping or one-item sequence), its
-// lines after the first indented by indent spaces (the first too when
-// atLineStart).
+// the encoding of entry (one key and value of a mapping, or one item of
+// a sequence, as kind says; nil cuts the range out), its lines after
+// the first indented by indent spaces (the first too when atLineStart).
 type splice struct {
 	start, end  int
-	node        *yaml.Node
+	entry       []*yaml.Node
+	kind        yaml.Kind
 	indent      int
 	atLineStart bool
 	// multiline: the encoding may end in a block scalar, which blank
 	// lines or deeper comments right after it would extend.
 	multiline bool
 	// strip lists comments the encoding must not repeat: they stay in
-	// the original text around the replaced range.
-	stripHead, stripFoot []*yaml.Node
+	// the original text around the replaced range. Nil for most.
+	strip *strippedComments
+}
+
+type strippedComments struct {
+	head, foot []*yaml.Node
 }
 
 // splicer plans the splices of one document.
@@ -169,8 +174,11 @@ type splicer struct {
 }
 
 func newSplicer(rec *record, body []byte) *splicer {
-	// Most documents need a few dozen splices and units at most.
-	s := &splicer{rec: rec, body: body, splices: make([]splice, 0, 16), units: make([]unit, 0, 64)}
+	// A converted pipeline has about a splice for every eight nodes
+	// (a step's env moved: its environment cut, a command and an
+	// annotation added); growing the list by doubling would allocate it
+	// twice over.
+	s := &splicer{rec: rec, body: body, splices: make([]splice, 0, max(16, len(rec.nodes)/8)), units: make([]unit, 0, 64)}
 	s.lines = append(make([]int, 0, bytes.Count(body, []byte("\n"))+2), 0)
 	for off := 0; ; {
 		i := bytes.IndexByte(body[off:], '\n')
@@ -413,7 +421,7 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 			if after < 0 {
 				return errNoSplice
 			}
-			s.splices = append(s.splices, splice{start: after, end: after, node: wrap(n.Kind, entry), indent: column, atLineStart: true, multiline: endsMultiline(entry[len(entry)-1])})
+			s.splices = append(s.splices, splice{start: after, end: after, entry: entry, kind: n.Kind, indent: column, atLineStart: true, multiline: endsMultiline(entry[len(entry)-1])})
 			continue
 		}
 		for k := next; k < j; k++ {
@@ -469,8 +477,10 @@ func (s *splicer) unit(kind yaml.Kind, u *unit, entry []*yaml.Node, column int) 
 			return nil
 		}
 	}
-	sp := splice{start: u.start, end: s.cut(u), node: wrap(kind, entry), indent: column, multiline: endsMultiline(value)}
-	sp.stripHead, sp.stripFoot = s.aroundComments(u)
+	sp := splice{start: u.start, end: s.cut(u), entry: entry, kind: kind, indent: column, multiline: endsMultiline(value)}
+	if head, foot := s.aroundComments(u); head != nil || foot != nil {
+		sp.strip = &strippedComments{head: head, foot: foot}
+	}
 	s.splices = append(s.splices, sp)
 	return nil
 }
@@ -752,11 +762,11 @@ func (d *Document) splice() ([]byte, error) {
 	// go; such a comment makes the document re-encoded whole.
 	var blanks []splice
 	for i, sp := range splices {
-		if sp.node == nil || !sp.multiline {
+		if sp.entry == nil || !sp.multiline {
 			continue
 		}
 		f, k := sp.end, i+1
-		for k < len(splices) && splices[k].start == f && splices[k].node == nil {
+		for k < len(splices) && splices[k].start == f && splices[k].entry == nil {
 			f = splices[k].end
 			k++
 		}
@@ -791,10 +801,13 @@ func (d *Document) splice() ([]byte, error) {
 	// original text are not repeated, merge keys untagged, backslashes
 	// doubled.
 	for _, sp := range splices {
-		for _, n := range sp.stripHead {
+		if sp.strip == nil {
+			continue
+		}
+		for _, n := range sp.strip.head {
 			n.HeadComment = ""
 		}
-		for _, n := range sp.stripFoot {
+		for _, n := range sp.strip.foot {
 			n.FootComment = ""
 		}
 	}
@@ -805,8 +818,8 @@ func (d *Document) splice() ([]byte, error) {
 	doubled := map[*yaml.Node]bool{}
 	size := len(body)
 	for _, sp := range splices {
-		if sp.node != nil {
-			size += sizeHint(sp.node, sp.indent)
+		for _, n := range sp.entry {
+			size += sizeHint(n, sp.indent)
 		}
 	}
 	out := make([]byte, 0, size)
@@ -817,7 +830,7 @@ func (d *Document) splice() ([]byte, error) {
 	for i, sp := range splices {
 		out = append(out, body[prev:sp.start]...)
 		prev = sp.end
-		if sp.node == nil {
+		if sp.entry == nil {
 			continue
 		}
 		// An encoded fragment to go where out ends closes its line.
@@ -825,11 +838,13 @@ func (d *Document) splice() ([]byte, error) {
 		if sp.atLineStart && len(out) > 0 && out[len(out)-1] != '\n' && !deferredHere {
 			out = append(out, '\n')
 		}
-		prepare(sp.node, false)
-		doubleBackslashes(sp.node, doubled)
+		prepareEntry(sp.kind, sp.entry)
+		for _, n := range sp.entry {
+			doubleBackslashes(n, doubled)
+		}
 		mark := len(out)
 		var ok bool
-		if out, ok = appendSimpleIndented(out, sp.node, d.parsed, sp.indent, sp.atLineStart); ok {
+		if out, ok = appendSimpleIndented(out, sp.kind, sp.entry, d.parsed, sp.indent, sp.atLineStart); ok {
 			continue
 		}
 		out = out[:mark]
@@ -837,7 +852,7 @@ func (d *Document) splice() ([]byte, error) {
 			enc = yaml.NewEncoder(&encoded)
 			enc.SetIndent(2)
 		}
-		if err := enc.Encode(sp.node); err != nil {
+		if err := enc.Encode(wrap(sp.kind, sp.entry)); err != nil {
 			return nil, err
 		}
 		later = append(later, mark, i)

@@ -381,21 +381,36 @@ func prepare(n *yaml.Node, inFlow bool) {
 	requote(n, inFlow)
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if IsMergeKey(k) {
-				k.Tag = ""
-			}
-			// A key's line comment before an empty collection comes out
-			// between them ("k: # c" then "{}" on a line of its own),
-			// which does not parse; after the value it does.
-			if k.LineComment != "" && (v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode) && len(v.Content) == 0 && v.LineComment == "" {
-				v.LineComment, k.LineComment = k.LineComment, ""
-			}
+			prepareKey(n.Content[i], n.Content[i+1])
 		}
 	}
 	flow := inFlow || n.Style&yaml.FlowStyle != 0
 	for _, child := range n.Content {
 		prepare(child, flow)
+	}
+}
+
+// prepareKey is prepare's fix of one key k and its value v.
+func prepareKey(k, v *yaml.Node) {
+	if IsMergeKey(k) {
+		k.Tag = ""
+	}
+	// A key's line comment before an empty collection comes out
+	// between them ("k: # c" then "{}" on a line of its own),
+	// which does not parse; after the value it does.
+	if k.LineComment != "" && (v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode) && len(v.Content) == 0 && v.LineComment == "" {
+		v.LineComment, k.LineComment = k.LineComment, ""
+	}
+}
+
+// prepareEntry prepares what wrap(kind, entry) holds, as prepare would
+// the wrapper (a block collection).
+func prepareEntry(kind yaml.Kind, entry []*yaml.Node) {
+	if kind == yaml.MappingNode && len(entry) == 2 {
+		prepareKey(entry[0], entry[1])
+	}
+	for _, n := range entry {
+		prepare(n, false)
 	}
 }
 
