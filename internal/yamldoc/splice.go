@@ -162,12 +162,14 @@ type strippedComments struct {
 
 // splicer plans the splices of one document.
 type splicer struct {
-	rec     *record
-	body    []byte // the document's original text, separator line removed
-	lines   []int  // offset of each line's start (line 1 at index 0), then len(body)
-	proc    []byte // body after envsubst's backslash rule (what nodes' columns count in)
-	splices []splice
-	shape   []int32 // indentOf's answers by line
+	rec   *record
+	body  []byte // the document's original text, separator line removed
+	lines []int  // offset of each line's start (line 1 at index 0), then len(body)
+	proc  []byte // body after envsubst's backslash rule (what nodes' columns count in)
+	// procLines are proc's line starts (lines, when proc is body's length).
+	procLines []int
+	splices   []splice
+	shape     []int32 // indentOf's answers by line
 	// units is a stack the nested block calls take their units from:
 	// each leaves it as it found it, so one array serves the document.
 	units []unit
@@ -204,11 +206,15 @@ func (s *splicer) lineText(l int) []byte {
 }
 
 // lineOf is the 1-based line holding offset off.
-func (s *splicer) lineOf(off int) int {
-	lo, hi := 0, len(s.lines)-1
+func (s *splicer) lineOf(off int) int { return lineIn(s.lines, off) }
+
+// lineIn is the 1-based line holding offset off, by the line starts of
+// its text.
+func lineIn(starts []int, off int) int {
+	lo, hi := 0, len(starts)-1
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		if s.lines[mid] <= off {
+		if starts[mid] <= off {
 			lo = mid
 		} else {
 			hi = mid - 1
@@ -603,12 +609,12 @@ func (s *splicer) quotedEnd(n *yaml.Node) int {
 	}
 	// Columns count characters of the envsubst'd text.
 	if s.proc == nil {
-		s.proc = envsubstBackslashes(s.body)
+		s.proc, s.procLines = envsubstBackslashes(s.body), s.lines
+		if len(s.proc) != len(s.body) {
+			s.procLines = lineStarts(s.proc)
+		}
 	}
-	procLines := s.lines
-	if len(s.proc) != len(s.body) {
-		procLines = lineStarts(s.proc)
-	}
+	procLines := s.procLines
 	if n.Line >= len(procLines) {
 		return 0
 	}
@@ -633,11 +639,7 @@ func (s *splicer) quotedEnd(n *yaml.Node) int {
 				off++
 				continue
 			}
-			line := 1
-			for line < len(procLines) && procLines[line] <= off {
-				line++
-			}
-			return line
+			return lineIn(procLines, off)
 		}
 	}
 	return 0
