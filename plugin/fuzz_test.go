@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,12 +34,17 @@ func addSeeds(f *testing.F) {
 
 // FuzzConvert: whatever the config, conversion never panics; a converted
 // config parses, converting it again changes nothing, and no document,
-// step name or secret reference is lost.
+// step name, secret reference, volume or volume mount is lost (a
+// service, volume or mount may go only with a line in the report that
+// names it).
+//
+// Every input goes through all the transforms (half the inputs, by
+// their length's parity, with a remote Docker daemon configured, so its
+// rewrites are fuzzed too), and through one transform alone, chosen by
+// the input's checksum, so that each transform's output is checked on
+// its own as well as after the others'.
 func FuzzConvert(f *testing.F) {
 	addSeeds(f)
-	// Half the inputs (by their length's parity) go through a service
-	// with a remote Docker daemon configured, so its rewrites are
-	// fuzzed too.
 	remoteCfg := config.Default()
 	remoteCfg.DockerHost = "tcp://dockerd.fuzz:2376"
 	remoteCfg.DockerTLSFromSecrets = map[string]string{"ca": "ca", "cert": "cert", "key": "key"}
@@ -46,58 +52,97 @@ func FuzzConvert(f *testing.F) {
 		f.Fatal(err)
 	}
 	plain, remote := NewConverter(config.Default()), NewConverter(remoteCfg)
+	var alone []*Converter
+	for i := range remote.transforms {
+		one := NewConverter(remoteCfg)
+		one.transforms = one.transforms[i : i+1]
+		alone = append(alone, one)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		watchdog := time.AfterFunc(5*time.Second, func() { panic(fmt.Sprintf("conversion hangs on %q", data)) })
 		defer watchdog.Stop()
-		conv := plain
+		all := plain
 		if len(data)%2 == 1 {
-			conv = remote
+			all = remote
 		}
-		in := Input{Config: data, Repo: "octo/fuzz", OptInAll: true}
-		first, err := conv.Convert(in)
-		if err != nil || first.Config == nil {
-			return
-		}
-		before, after := inventory(t, data), inventory(t, first.Config)
-		if before.unreadable {
-			// The runner's envsubst refuses the original: Drone cannot run
-			// it either way, so what the runner would read is no oracle.
-			before.steps, before.services, before.secrets = nil, nil, nil
-		}
-		if before.documents != after.documents {
-			t.Fatalf("documents: %d before, %d after\n%q\n%q", before.documents, after.documents, data, first.Config)
-		}
-		for _, name := range before.steps {
-			if !slices.Contains(after.steps, name) {
-				t.Fatalf("step %q lost\n%q\n%q", name, data, first.Config)
-			}
-		}
-		for _, name := range before.services {
-			if !slices.Contains(after.services, name) && !reported(first, name) {
-				t.Fatalf("service %q dropped without a word in the report\n%q\n%q", name, data, first.Config)
-			}
-		}
-		for _, name := range before.secrets {
-			if !slices.Contains(after.secrets, name) {
-				t.Fatalf("secret reference %q lost\n%q\n%q", name, data, first.Config)
-			}
-		}
-		in.Config = first.Config
-		second, err := conv.Convert(in)
-		if err != nil {
-			t.Fatalf("converting the output fails: %v\n%q", err, first.Config)
-		}
-		if second.Config != nil && !bytes.Equal(second.Config, first.Config) {
-			t.Fatalf("converting twice differs from once\n%q\n%q", first.Config, second.Config)
-		}
+		checkConversion(t, all, data, "all transforms")
+		one := alone[crc32.ChecksumIEEE(data)%uint32(len(alone))]
+		checkConversion(t, one, data, one.transforms[0].Name()+" alone")
 	})
 }
 
+func checkConversion(t *testing.T, conv *Converter, data []byte, which string) {
+	t.Helper()
+	in := Input{Config: data, Repo: "octo/fuzz", OptInAll: true}
+	first, err := conv.Convert(in)
+	if err != nil || first.Config == nil {
+		return
+	}
+	before, after := inventory(t, data), inventory(t, first.Config)
+	if before.unreadable {
+		// The runner's envsubst refuses the original: Drone cannot run
+		// it either way, so what the runner would read is no oracle.
+		before = contents{documents: before.documents}
+	}
+	if before.documents != after.documents {
+		t.Fatalf("%s: documents: %d before, %d after\n%q\n%q", which, before.documents, after.documents, data, first.Config)
+	}
+	for _, name := range before.steps {
+		if !slices.Contains(after.steps, name) {
+			t.Fatalf("%s: step %q lost\n%q\n%q", which, name, data, first.Config)
+		}
+	}
+	for _, name := range before.services {
+		if !slices.Contains(after.services, name) && !reported(first, name, "service %q") {
+			t.Fatalf("%s: service %q dropped without a word in the report\n%q\n%q", which, name, data, first.Config)
+		}
+	}
+	for _, name := range before.volumes {
+		if !slices.Contains(after.volumes, name) && !reported(first, name, "volume %q") {
+			t.Fatalf("%s: volume %q dropped without a word in the report\n%q\n%q", which, name, data, first.Config)
+		}
+	}
+	for _, mount := range before.mounts {
+		// pipeline/container/volume: the report names the container and
+		// the volume, or the container (a dropped service) or the volume
+		// (nothing mounts it any more) went as a whole.
+		container, volume := mount[:strings.LastIndex(mount, sep)], mount[strings.LastIndex(mount, sep)+1:]
+		if !slices.Contains(after.mounts, mount) && !reportedMount(first, container, volume) &&
+			!reported(first, container, "service %q") && !reported(first, pipelineOf(container)+sep+volume, "volume %q") {
+			t.Fatalf("%s: mount of volume %q in %q lost without a word in the report\n%q\n%q", which, volume, container, data, first.Config)
+		}
+	}
+	for _, name := range before.secrets {
+		if !slices.Contains(after.secrets, name) {
+			t.Fatalf("%s: secret reference %q lost\n%q\n%q", which, name, data, first.Config)
+		}
+	}
+	in.Config = first.Config
+	second, err := conv.Convert(in)
+	if err != nil {
+		t.Fatalf("%s: converting the output fails: %v\n%q", which, err, first.Config)
+	}
+	if second.Config != nil && !bytes.Equal(second.Config, first.Config) {
+		t.Fatalf("%s: converting twice differs from once\n%q\n%q", which, first.Config, second.Config)
+	}
+}
+
+func pipelineOf(container string) string {
+	pipeline, _, _ := strings.Cut(container, sep)
+	return pipeline
+}
+
+// sep joins names in an inventory: a name holds it only when written
+// with a "\0" escape.
+const sep = "\x00"
+
 type contents struct {
 	documents int
-	steps     []string // "pipeline/step"
-	services  []string // "pipeline/service"
+	steps     []string // pipeline, sep, step
+	services  []string // pipeline, sep, service
 	secrets   []string
+	volumes   []string // pipeline, sep, volume
+	mounts    []string // pipeline, sep, step or service, sep, volume
 	// unreadable: the runner's envsubst refuses some document.
 	unreadable bool
 }
@@ -124,17 +169,31 @@ func inventory(t *testing.T, data []byte) contents {
 			text = string(doc.Raw)
 		}
 		raw := []byte(text)
+		type container struct {
+			Name    string
+			Volumes []struct{ Name string }
+		}
 		var pipeline struct {
 			Name     string
-			Steps    []struct{ Name string }
-			Services []struct{ Name string }
+			Steps    []container
+			Services []container
+			Volumes  []struct{ Name string }
 		}
 		_ = yaml.Unmarshal(raw, &pipeline) // not every document is a pipeline
 		for _, s := range pipeline.Steps {
-			c.steps = append(c.steps, pipeline.Name+"/"+s.Name)
+			c.steps = append(c.steps, pipeline.Name+sep+s.Name)
+			for _, v := range s.Volumes {
+				c.mounts = append(c.mounts, pipeline.Name+sep+s.Name+sep+v.Name)
+			}
 		}
 		for _, s := range pipeline.Services {
-			c.services = append(c.services, pipeline.Name+"/"+s.Name)
+			c.services = append(c.services, pipeline.Name+sep+s.Name)
+			for _, v := range s.Volumes {
+				c.mounts = append(c.mounts, pipeline.Name+sep+s.Name+sep+v.Name)
+			}
+		}
+		for _, v := range pipeline.Volumes {
+			c.volumes = append(c.volumes, pipeline.Name+sep+v.Name)
 		}
 		var tree any
 		if yaml.Unmarshal(raw, &tree) == nil {
@@ -163,17 +222,39 @@ func secretRefs(v any) []string {
 	return refs
 }
 
-// reported says whether the conversion's report names the service
-// ("pipeline/service"): a Docker daemon service is dropped on purpose
-// once nothing needs it, and the report must say so.
-func reported(r Result, service string) bool {
-	pipeline, name, _ := strings.Cut(service, "/")
+// reported says whether the conversion's report names what (pipeline,
+// sep, name) in the form given: a Docker daemon service, or a
+// volume nothing mounts any more, is dropped on purpose, and the report
+// must say so.
+func reported(r Result, what, form string) bool {
+	pipeline, name, _ := strings.Cut(what, sep)
+	return reportHas(r, pipeline, fmt.Sprintf(form, name))
+}
+
+// reportedMount says whether the report names a container's removed
+// mount of volume: "step "x": Docker daemon mount of volume a, b removed".
+func reportedMount(r Result, container, volume string) bool {
+	pipeline, name, _ := strings.Cut(container, sep)
 	for _, o := range r.Outcomes {
 		if o.Pipeline != pipeline {
 			continue
 		}
 		for _, line := range append(o.Report.Changes, o.Report.Warnings...) {
-			if strings.Contains(line, fmt.Sprintf("service %q", name)) {
+			if strings.Contains(line, fmt.Sprintf("%q", name)) && strings.Contains(line, "mount of volume") && strings.Contains(line, volume) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func reportHas(r Result, pipeline, text string) bool {
+	for _, o := range r.Outcomes {
+		if o.Pipeline != pipeline {
+			continue
+		}
+		for _, line := range append(o.Report.Changes, o.Report.Warnings...) {
+			if strings.Contains(line, text) {
 				return true
 			}
 		}

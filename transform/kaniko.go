@@ -547,7 +547,12 @@ func (r *kanikoRun) volumesPass() error {
 				names = append(names, v)
 			}
 			slices.Sort(names)
-			if !c.dind && r.remoteMode == nil {
+			switch {
+			case c.dind:
+				// The daemon service itself: its removal is reported.
+			case r.remoteMode != nil:
+				r.p.Report.Changed("%s %q: Docker daemon mount of volume %s removed: the remote daemon serves it", c.kind(), c.name, strings.Join(names, ", "))
+			default:
 				r.p.Report.Changed("%s %q: Docker daemon mount of volume %s removed", c.kind(), c.name, strings.Join(names, ", "))
 			}
 		}
