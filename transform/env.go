@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/drone/envsubst"
@@ -276,7 +277,10 @@ func (e Env) apply(p *Pipeline) error {
 			continue
 		}
 		files = append(files, file{pl.step, vars})
-		p.Report.Changed("env: step %q %d → %d env vars (%d to the env file)", pl.step.name, pl.before, after, len(vars))
+		// As Changed would write it, without fmt: a converted pipeline
+		// has this line for about every step.
+		p.Report.Changes = append(p.Report.Changes, "env: step "+strconv.Quote(pl.step.name)+" "+strconv.Itoa(pl.before)+" → "+
+			strconv.Itoa(after)+" env vars ("+strconv.Itoa(len(vars))+" to the env file)")
 	}
 	if len(files) == 0 {
 		e.reportKept(p, steps, base, runner, pipelineEnv, done)
@@ -658,13 +662,21 @@ func removeEnv(m *yaml.Node, key string, field func() string, drop []envVar) err
 	if err != nil {
 		return err
 	}
-	gone := map[string]bool{}
-	for _, v := range drop {
-		gone[v.name] = true
+	// Most steps drop a few names, which a scan finds faster than a map
+	// is built; a long list (a config can hold thousands) gets the map.
+	gone := func(name string) bool {
+		return slices.ContainsFunc(drop, func(v envVar) bool { return v.name == name })
+	}
+	if len(drop) > 16 {
+		names := make(map[string]bool, len(drop))
+		for _, v := range drop {
+			names[v.name] = true
+		}
+		gone = func(name string) bool { return names[name] }
 	}
 	var content []*yaml.Node
 	for _, kv := range flatten(env) {
-		if !gone[kv.key.Value] {
+		if !gone(kv.key.Value) {
 			content = append(content, kv.key, kv.value)
 		}
 	}

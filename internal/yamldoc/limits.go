@@ -21,7 +21,7 @@ func checkExpansion(docs []*Document, limits Limits) error {
 		}
 		// One walk measures the document as written and as expanded, and
 		// finds a key written twice (DuplicateKey).
-		m.weighed, m.nodes, m.dup = 0, 0, nil
+		m.weighed, m.nodes, m.dup, m.aliases = 0, 0, nil, 0
 		size, height, err := m.measure(doc.Root, true)
 		if err != nil {
 			return fmt.Errorf("document %d: %w", doc.Number, err)
@@ -33,6 +33,7 @@ func checkExpansion(docs []*Document, limits Limits) error {
 		literal += m.weighed
 		doc.nodes = int(m.nodes)
 		doc.dup, doc.dupKnown = m.dup, true
+		doc.noAliases = m.aliases == 0
 		budget := max(int64(limits.MaxExpandedNodes), int64(limits.AliasRatio)*literal)
 		if expanded > budget {
 			return fmt.Errorf("document %d: aliases expand the config to more than %d nodes from %d written (limits DRONE_ECI_MAX_EXPANDED_NODES and DRONE_ECI_MAX_ALIAS_RATIO); refusing it before the Drone server would expand it", doc.Number, budget, literal)
@@ -59,6 +60,7 @@ type measurer struct {
 	// first key written twice in one of its mappings.
 	weighed, nodes int64
 	dup            *yaml.Node
+	aliases        int64 // aliases written
 }
 
 // measure returns n's expanded size and height. Only anchored nodes are
@@ -70,7 +72,7 @@ type measurer struct {
 func (m *measurer) measure(n *yaml.Node, written bool) (int64, int, error) {
 	if n.Kind == yaml.AliasNode {
 		if written {
-			m.weighed, m.nodes = m.weighed+weight(n), m.nodes+1
+			m.weighed, m.nodes, m.aliases = m.weighed+weight(n), m.nodes+1, m.aliases+1
 		}
 		if n.Alias == nil {
 			return 0, 0, fmt.Errorf("line %d: alias *%s has no anchor", n.Line, n.Value)

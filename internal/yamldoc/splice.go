@@ -180,7 +180,7 @@ func newSplicer(rec *record, body []byte) *splicer {
 	// (a step's env moved: its environment cut, a command and an
 	// annotation added); growing the list by doubling would allocate it
 	// twice over.
-	s := &splicer{rec: rec, body: body, splices: make([]splice, 0, max(16, len(rec.nodes)/8)), units: make([]unit, 0, 64)}
+	s := &splicer{rec: rec, body: body, splices: make([]splice, 0, max(8, len(rec.nodes)/8)), units: make([]unit, 0, 16)}
 	s.lines = append(make([]int, 0, bytes.Count(body, []byte("\n"))+2), 0)
 	for off := 0; ; {
 		i := bytes.IndexByte(body[off:], '\n')

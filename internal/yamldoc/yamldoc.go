@@ -54,6 +54,9 @@ type Document struct {
 	// dup is DuplicateKey's answer, found by Parse (dupKnown).
 	dup      *yaml.Node
 	dupKnown bool
+	// noAliases: Parse found no alias in the tree (and no transform
+	// makes one), so none needs repairing.
+	noAliases bool
 }
 
 // DroneText is the document's text as Drone's runner parses it: without
@@ -222,7 +225,9 @@ func Encode(docs []*Document) ([]byte, error) {
 			continue
 		}
 		out.Write(separatorPrefix(doc.Raw))
-		repairAliases(doc.Root)
+		if !doc.noAliases {
+			repairAliases(doc.Root)
+		}
 		if doc.parsed != nil {
 			spliced, err := doc.splice()
 			if err == nil {
