@@ -39,6 +39,7 @@ type nodeRecord struct {
 	value                  string
 	extra                  *nodeExtra // nil: no anchor or alias, a common tag
 	contentStart, contentN int32      // into record.content
+	size                   int32      // records in the subtree: its own and its content's
 	kind, style, tag       uint8      // tag: an index into commonTags
 }
 
@@ -64,7 +65,15 @@ func tagCode(tag string) (uint8, bool) {
 	return 0, false
 }
 
-// record is the parsed tree of one document, by node.
+// record is the parsed tree of one document. Its nodes are in document
+// order (a node, then its content's subtrees), so the splicer, which
+// walks down from the top, finds a child's record from its parent's:
+// the first child's follows the parent's, each next one the previous
+// one's subtree. Only the nodes found by pointer are indexed: the
+// collections (where a transform's copy or moved node is matched) and
+// the scalars the direct writer writes as parsed when they still are
+// (numbers and booleans); most nodes are strings, and a map entry for
+// each was most of the record's cost.
 type record struct {
 	index   map[*yaml.Node]int32
 	nodes   []nodeRecord
@@ -73,14 +82,31 @@ type record struct {
 
 func newRecord(nodes int) *record {
 	return &record{
-		index:   make(map[*yaml.Node]int32, nodes),
+		index:   make(map[*yaml.Node]int32, nodes/4),
 		nodes:   make([]nodeRecord, 0, nodes),
 		content: make([]*yaml.Node, 0, nodes),
 	}
 }
 
-func (r *record) add(n *yaml.Node) {
-	r.index[n] = int32(len(r.nodes))
+// indexed: found by pointer (see record).
+func indexed(n *yaml.Node) bool {
+	switch n.Kind {
+	case yaml.AliasNode:
+		return false
+	case yaml.ScalarNode:
+		return n.Tag != "!!str"
+	}
+	return true
+}
+
+// add records n and its subtree, in document order, and shows visit
+// each node.
+func (r *record) add(n *yaml.Node, visit func(*yaml.Node)) {
+	visit(n)
+	i := int32(len(r.nodes))
+	if indexed(n) {
+		r.index[n] = i
+	}
 	rec := nodeRecord{
 		value: n.Value, kind: uint8(n.Kind), style: uint8(n.Style),
 		contentStart: int32(len(r.content)), contentN: int32(len(n.Content)),
@@ -93,14 +119,29 @@ func (r *record) add(n *yaml.Node) {
 	}
 	r.nodes = append(r.nodes, rec)
 	r.content = append(r.content, n.Content...)
+	for _, c := range n.Content {
+		r.add(c, visit)
+	}
+	r.nodes[i].size = int32(len(r.nodes)) - i
 }
 
+// get finds an indexed node's record.
 func (r *record) get(n *yaml.Node) (*nodeRecord, bool) {
 	i, ok := r.index[n]
 	if !ok {
 		return nil, false
 	}
 	return &r.nodes[i], true
+}
+
+// lastChild is the record index of the last content node of the node
+// recorded at i, which has content.
+func (r *record) lastChild(i int32) int32 {
+	j := i + 1
+	for k := int32(1); k < r.nodes[i].contentN; k++ {
+		j += r.nodes[j].size
+	}
+	return j
 }
 
 // original is n's content as parsed.
@@ -123,17 +164,19 @@ func (rec *nodeRecord) same(n *yaml.Node) bool {
 		n.Anchor == "" && n.Alias == nil
 }
 
-// clean reports whether the subtree under n is exactly as parsed, so
-// its original text still says what it holds.
-func (r *record) clean(n *yaml.Node) bool {
-	rec, ok := r.get(n)
-	if !ok || !rec.same(n) || int(rec.contentN) != len(n.Content) {
+// clean reports whether the subtree under n, the node recorded at i, is
+// exactly as parsed, so its original text still says what it holds.
+func (r *record) clean(n *yaml.Node, i int32) bool {
+	rec := &r.nodes[i]
+	if !rec.same(n) || int(rec.contentN) != len(n.Content) {
 		return false
 	}
-	for i, c := range r.original(rec) {
-		if n.Content[i] != c || !r.clean(c) {
+	j := i + 1
+	for k, c := range r.original(rec) {
+		if n.Content[k] != c || !r.clean(c, j) {
 			return false
 		}
+		j += r.nodes[j].size
 	}
 	return true
 }
@@ -337,12 +380,18 @@ type unit struct {
 	line  int          // the line of start
 	last  int          // the line of end-1 (units are looked at by line)
 	nodes []*yaml.Node // key and value, or the item
+	recs  [2]int32     // their records' indices
 	cut   int          // end of its own text: trailing blank and comment lines excluded; 0 until computed
 }
 
-// block descends into the block collection n, which stands where it was
-// parsed with its own fields unchanged; end is where its text ends.
-func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
+// lastRec is the record index of u's last node (its value, or the item).
+func (u *unit) lastRec() int32 { return u.recs[len(u.nodes)-1] }
+
+// block descends into the block collection n, which stands where the
+// node recorded at ri was parsed, with its own fields unchanged; end is
+// where its text ends.
+func (s *splicer) block(n *yaml.Node, ri int32, end int) error {
+	rec := &s.rec.nodes[ri]
 	orig := s.rec.original(rec)
 	if len(orig) == 0 || len(n.Content) == 0 {
 		// An emptied block collection has no text of its own left: it is
@@ -356,6 +405,7 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 	base := len(s.units)
 	defer func() { s.units = s.units[:base] }()
 	column := -1
+	child := ri + 1 // the record of orig[i]
 	for i := 0; i+step <= len(orig); i += step {
 		// Both stand on the line of the node they start.
 		var start int
@@ -381,7 +431,12 @@ func (s *splicer) block(n *yaml.Node, rec *nodeRecord, end int) error {
 			}
 			prev.end, prev.last = lineStart, line-1
 		}
-		s.units = append(s.units, unit{start: start, line: line, nodes: orig[i : i+step]})
+		u := unit{start: start, line: line, nodes: orig[i : i+step]}
+		for k := 0; k < step; k++ {
+			u.recs[k] = child
+			child += s.rec.nodes[child].size
+		}
+		s.units = append(s.units, u)
 	}
 	// Nested calls push past this slice's end; should that move the
 	// stack, this slice keeps the old array, which only it still uses.
@@ -474,9 +529,10 @@ func (s *splicer) indented(u *unit, column int, mapping bool) bool {
 // entry.
 func (s *splicer) unit(kind yaml.Kind, u *unit, entry []*yaml.Node, column int) error {
 	value, orig := entry[len(entry)-1], u.nodes[len(u.nodes)-1]
-	keyClean := kind == yaml.SequenceNode || s.rec.clean(entry[0])
+	// entry[0] is u's first node: it was matched by pointer.
+	keyClean := kind == yaml.SequenceNode || s.rec.clean(entry[0], u.recs[0])
 	if keyClean {
-		if value == orig && s.rec.clean(value) {
+		if value == orig && s.rec.clean(value, u.lastRec()) {
 			return nil
 		}
 		if s.within(kind, u, value, entry[0]) {
@@ -497,14 +553,13 @@ func (s *splicer) unit(kind yaml.Kind, u *unit, entry []*yaml.Node, column int) 
 // of it and edited. Its entries are matched with the original's, and
 // only those that differ are written.
 func (s *splicer) within(kind yaml.Kind, u *unit, value, key *yaml.Node) bool {
-	orig := u.nodes[len(u.nodes)-1]
-	rec, ok := s.rec.get(orig)
-	if !ok || !rec.same(value) || value.Style&yaml.FlowStyle != 0 ||
+	orig, ri := u.nodes[len(u.nodes)-1], u.lastRec()
+	if !s.rec.nodes[ri].same(value) || value.Style&yaml.FlowStyle != 0 ||
 		(value.Kind != yaml.MappingNode && value.Kind != yaml.SequenceNode) || (kind == yaml.MappingNode && orig.Line <= key.Line) {
 		return false
 	}
 	mark := len(s.splices)
-	if err := s.block(value, rec, u.end); err != nil {
+	if err := s.block(value, ri, u.end); err != nil {
 		s.splices = s.splices[:mark]
 		return false
 	}
@@ -536,7 +591,7 @@ func (s *splicer) cut(u *unit) int {
 	}
 	// The last scalar may go on over lines that look blank or like
 	// comments.
-	leaf, parent := s.lastLeaf(u.nodes[len(u.nodes)-1], nil)
+	leaf, parent, pi := s.lastLeaf(u.nodes[len(u.nodes)-1], u.lastRec())
 	if leaf != nil && leaf.Kind == yaml.ScalarNode {
 		switch {
 		case leaf.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
@@ -544,7 +599,7 @@ func (s *splicer) cut(u *unit) int {
 			// indented deeper than its parent collection.
 			parentIndent := -1
 			if parent != nil {
-				parentIndent = s.collectionIndent(parent)
+				parentIndent = s.collectionIndent(parent, pi)
 			}
 			for l < last {
 				indent, blank, _ := s.indentOf(l + 1)
@@ -564,28 +619,25 @@ func (s *splicer) cut(u *unit) int {
 }
 
 // lastLeaf is the node that ends n's text, and the collection holding it.
-func (s *splicer) lastLeaf(n, parent *yaml.Node) (*yaml.Node, *yaml.Node) {
+// n is the node recorded at ri; pi is parent's record index.
+func (s *splicer) lastLeaf(n *yaml.Node, ri int32) (leaf, parent *yaml.Node, pi int32) {
 	for {
-		rec, ok := s.rec.get(n)
-		if !ok {
-			return nil, nil
-		}
-		orig := s.rec.original(rec)
+		orig := s.rec.original(&s.rec.nodes[ri])
 		if n.Kind == yaml.AliasNode || len(orig) == 0 {
-			return n, parent
+			return n, parent, pi
 		}
-		parent, n = n, orig[len(orig)-1]
+		parent, pi = n, ri
+		n, ri = orig[len(orig)-1], s.rec.lastChild(ri)
 	}
 }
 
-// collectionIndent is the indentation of a block collection's lines:
-// the column of its first key or dash, less one.
-func (s *splicer) collectionIndent(n *yaml.Node) int {
-	rec, ok := s.rec.get(n)
-	if !ok || n.Style&yaml.FlowStyle != 0 {
+// collectionIndent is the indentation of a block collection's lines
+// (n, recorded at ri): the column of its first key or dash, less one.
+func (s *splicer) collectionIndent(n *yaml.Node, ri int32) int {
+	if n.Style&yaml.FlowStyle != 0 {
 		return 1 << 30 // not a block collection: nothing ends the scalar early
 	}
-	orig := s.rec.original(rec)
+	orig := s.rec.original(&s.rec.nodes[ri])
 	if len(orig) == 0 {
 		return 1 << 30
 	}
@@ -663,39 +715,35 @@ func lineStarts(text []byte) []int {
 // (above it) and foot comments of what ends it (below its last line).
 func (s *splicer) aroundComments(u *unit) (head, foot []*yaml.Node) {
 	first := u.line
-	var onFirst func(n *yaml.Node)
-	onFirst = func(n *yaml.Node) {
+	var onFirst func(n *yaml.Node, ri int32)
+	onFirst = func(n *yaml.Node, ri int32) {
 		if n.Line != first {
 			return
 		}
 		if n.HeadComment != "" {
 			head = append(head, n)
 		}
-		if rec, ok := s.rec.get(n); ok {
-			for _, c := range s.rec.original(rec) {
-				onFirst(c)
-			}
+		ci := ri + 1
+		for _, c := range s.rec.original(&s.rec.nodes[ri]) {
+			onFirst(c, ci)
+			ci += s.rec.nodes[ci].size
 		}
 	}
-	for _, n := range u.nodes {
-		onFirst(n)
+	for k, n := range u.nodes {
+		onFirst(n, u.recs[k])
 	}
 	// The last spine: the unit's nodes, then the last key and value of
 	// each last collection.
 	spine := append([]*yaml.Node(nil), u.nodes...)
-	for n := u.nodes[len(u.nodes)-1]; ; {
-		rec, ok := s.rec.get(n)
-		if !ok || n.Kind == yaml.AliasNode {
-			break
-		}
-		orig := s.rec.original(rec)
+	for n, ri := u.nodes[len(u.nodes)-1], u.lastRec(); n.Kind != yaml.AliasNode; {
+		orig := s.rec.original(&s.rec.nodes[ri])
 		if len(orig) == 0 {
 			break
 		}
 		if n.Kind == yaml.MappingNode && len(orig) >= 2 {
 			spine = append(spine, orig[len(orig)-2])
 		}
-		n = orig[len(orig)-1]
+		n, ri = orig[len(orig)-1], s.rec.lastChild(ri)
 		spine = append(spine, n)
 	}
 	for _, n := range spine {
@@ -741,16 +789,16 @@ func (d *Document) splice() ([]byte, error) {
 	if !ok || !rootRec.same(root) || len(root.Content) != 1 || int(rootRec.contentN) != 1 || d.parsed.original(rootRec)[0] != root.Content[0] {
 		return nil, errNoSplice
 	}
-	top := root.Content[0]
-	if d.parsed.clean(top) {
+	// The root is recorded first, and its one child, top, next.
+	top, topRec := root.Content[0], int32(1)
+	if d.parsed.clean(top, topRec) {
 		return body, nil
 	}
-	rec, ok := d.parsed.get(top)
-	if !ok || !rec.same(top) || top.Style&yaml.FlowStyle != 0 || (top.Kind != yaml.MappingNode && top.Kind != yaml.SequenceNode) {
+	if !d.parsed.nodes[topRec].same(top) || top.Style&yaml.FlowStyle != 0 || (top.Kind != yaml.MappingNode && top.Kind != yaml.SequenceNode) {
 		return nil, errNoSplice
 	}
 	s := newSplicer(d.parsed, body)
-	if err := s.block(top, rec, len(body)); err != nil {
+	if err := s.block(top, topRec, len(body)); err != nil {
 		return nil, err
 	}
 	splices := s.splices

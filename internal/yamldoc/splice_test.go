@@ -349,18 +349,62 @@ func TestRecordSame(t *testing.T) {
 	for name, make := range nodes {
 		rec := newRecord(1)
 		n := make()
-		rec.add(n)
-		if got, ok := rec.get(n); !ok || !got.same(n) {
+		rec.add(n, func(*yaml.Node) {})
+		if !rec.nodes[0].same(n) {
 			t.Errorf("%s: not the same as recorded, unedited", name)
 		}
 		for field, edit := range edits {
 			n := make()
 			rec := newRecord(1)
-			rec.add(n)
+			rec.add(n, func(*yaml.Node) {})
 			edit(n)
-			if got, _ := rec.get(n); got.same(n) {
+			if rec.nodes[0].same(n) {
 				t.Errorf("%s: an edited %s is taken for the same", name, field)
 			}
 		}
+	}
+}
+
+// TestRecordLayout: the record's document order, which the splicer
+// walks by index, matches the tree: every subtree's size, every last
+// child, and the nodes found by pointer are where it says.
+func TestRecordLayout(t *testing.T) {
+	docs, err := Parse([]byte("a: &x\n  b: [1, 2, {c: d}]\n  e: 'f'\ng: *x\nh:\n- - i\n  - 3\n- {}\n- true\n"), testLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := docs[0]
+	d.BeginEdit()
+	r := d.parsed
+	next := int32(0)
+	var walk func(n *yaml.Node) int32
+	walk = func(n *yaml.Node) int32 {
+		i := next
+		next++
+		if j, ok := r.index[n]; ok != indexed(n) || (ok && j != i) {
+			t.Errorf("node %q (line %d): indexed %v at %d, want %v at %d", n.Value, n.Line, ok, j, indexed(n), i)
+		}
+		var kids []int32
+		for _, c := range n.Content {
+			kids = append(kids, walk(c))
+		}
+		// The rule the splicer steps by: a child's record follows its
+		// previous sibling's subtree.
+		for k := 1; k < len(kids); k++ {
+			if kids[k] != kids[k-1]+r.nodes[kids[k-1]].size {
+				t.Errorf("node %d: child %d at %d, not after its sibling's subtree", i, k, kids[k])
+			}
+		}
+		if len(kids) > 0 && r.lastChild(i) != kids[len(kids)-1] {
+			t.Errorf("node %d: last child %d, want %d", i, r.lastChild(i), kids[len(kids)-1])
+		}
+		if size := next - i; r.nodes[i].size != size {
+			t.Errorf("node %d: size %d, want %d", i, r.nodes[i].size, size)
+		}
+		return i
+	}
+	walk(d.Root)
+	if int(next) != len(r.nodes) {
+		t.Errorf("%d records for %d nodes", len(r.nodes), next)
 	}
 }

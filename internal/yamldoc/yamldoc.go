@@ -143,19 +143,11 @@ func (d *Document) BeginEdit() Hazards {
 	}
 	rec := newRecord(d.nodes)
 	h.Duplicate = d.DuplicateKey() // found by Parse, as the tree is now
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		rec.add(n)
-		if n.Kind == yaml.MappingNode {
-			if h.Merge == nil {
-				h.Merge, h.MergeKey = lateMergeIn(n)
-			}
+	rec.add(d.Root, func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode && h.Merge == nil {
+			h.Merge, h.MergeKey = lateMergeIn(n)
 		}
-		for _, child := range n.Content {
-			walk(child)
-		}
-	}
-	walk(d.Root)
+	})
 	d.parsed = rec
 	return h
 }
