@@ -70,11 +70,11 @@ func tagCode(tag string) (uint8, bool) {
 // walks down from the top, finds a child's record from its parent's:
 // the first child's follows the parent's, each next one the previous
 // one's subtree. Only the nodes found by pointer are indexed: the
-// collections (where a transform's copy or moved node is matched) and
-// the scalars the direct writer writes as parsed when they still are
-// (numbers and booleans); most nodes are strings, and a map entry for
-// each was most of the record's cost.
+// numbers and booleans the direct writer writes as parsed when they
+// still are, wherever a transform moved them. A map entry for every
+// node was most of the record's cost.
 type record struct {
+	root    *yaml.Node // the document node, recorded first
 	index   map[*yaml.Node]int32
 	nodes   []nodeRecord
 	content []*yaml.Node
@@ -82,7 +82,7 @@ type record struct {
 
 func newRecord(nodes int) *record {
 	return &record{
-		index:   make(map[*yaml.Node]int32, nodes/4),
+		index:   map[*yaml.Node]int32{},
 		nodes:   make([]nodeRecord, 0, nodes),
 		content: make([]*yaml.Node, 0, nodes),
 	}
@@ -90,20 +90,17 @@ func newRecord(nodes int) *record {
 
 // indexed: found by pointer (see record).
 func indexed(n *yaml.Node) bool {
-	switch n.Kind {
-	case yaml.AliasNode:
-		return false
-	case yaml.ScalarNode:
-		return n.Tag != "!!str"
-	}
-	return true
+	return n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!bool" || n.Tag == "!!float")
 }
 
-// add records n and its subtree, in document order, and shows visit
+// add records n and its subtree, in document order, calling visit on
 // each node.
 func (r *record) add(n *yaml.Node, visit func(*yaml.Node)) {
 	visit(n)
 	i := int32(len(r.nodes))
+	if i == 0 {
+		r.root = n
+	}
 	if indexed(n) {
 		r.index[n] = i
 	}
@@ -785,8 +782,8 @@ func endsMultiline(n *yaml.Node) bool {
 func (d *Document) splice() ([]byte, error) {
 	body := d.Raw[len(separatorLine(d.Raw)):]
 	root := d.Root
-	rootRec, ok := d.parsed.get(root)
-	if !ok || !rootRec.same(root) || len(root.Content) != 1 || int(rootRec.contentN) != 1 || d.parsed.original(rootRec)[0] != root.Content[0] {
+	rootRec := &d.parsed.nodes[0]
+	if root != d.parsed.root || !rootRec.same(root) || len(root.Content) != 1 || int(rootRec.contentN) != 1 || d.parsed.original(rootRec)[0] != root.Content[0] {
 		return nil, errNoSplice
 	}
 	// The root is recorded first, and its one child, top, next.
