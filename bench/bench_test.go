@@ -73,11 +73,33 @@ func nearLimit(tb testing.TB) []byte {
 	return data
 }
 
+// wide is an opted-in pipeline just under the body limit whose size is
+// in the width of its mappings: a docker step with 36 000 settings (each
+// kept as written, with a warning) and a step with 27 000 env vars.
+// Searching such mappings entry by entry made a conversion take seconds.
+func wide(tb testing.TB) []byte {
+	var b strings.Builder
+	b.WriteString("kind: pipeline\ntype: kubernetes\nname: wide\nmetadata:\n  annotations:\n    drone-convert-eci/enabled: \"true\"\nsteps:\n- name: build\n  image: plugins/docker\n  settings:\n    repo: octo/wide\n")
+	for i := 0; i < 36000; i++ {
+		fmt.Fprintf(&b, "    k%d: v\n", i)
+	}
+	b.WriteString("- name: test\n  image: golang:1.22\n  commands: [go test]\n  environment:\n")
+	for i := 0; i < 27000; i++ {
+		fmt.Fprintf(&b, "    E%d: v\n", i)
+	}
+	data := []byte(b.String())
+	if body, _ := json.Marshal(request(data)); len(body) > int(config.Default().MaxBodyBytes) {
+		tb.Fatalf("wide request is %d bytes, over the %d limit", len(body), config.Default().MaxBodyBytes)
+	}
+	return data
+}
+
 func inputs(tb testing.TB) []input {
 	return []input{
 		{"typical-10-steps", typical(tb)},
 		{"200-steps", manySteps(200)},
 		{"near-1MiB", nearLimit(tb)},
+		{"wide-1MiB", wide(tb)},
 	}
 }
 

@@ -577,9 +577,16 @@ func shadowed(name string, s *envStep) bool {
 
 // without is vars minus the entries in drop (same key node).
 func without(vars, drop []envVar) []envVar {
-	return slices.DeleteFunc(slices.Clone(vars), func(v envVar) bool {
-		return slices.ContainsFunc(drop, func(d envVar) bool { return d.key == v.key })
-	})
+	gone := func(v envVar) bool { return slices.ContainsFunc(drop, func(d envVar) bool { return d.key == v.key }) }
+	if len(drop) > 16 {
+		// A config can hold thousands of env vars: a set, not a scan.
+		keys := make(map[*yaml.Node]bool, len(drop))
+		for _, d := range drop {
+			keys[d.key] = true
+		}
+		gone = func(v envVar) bool { return keys[v.key] }
+	}
+	return slices.DeleteFunc(slices.Clone(vars), gone)
 }
 
 // containerCount is how many env vars the runner gives the container of

@@ -16,6 +16,7 @@ type stepConversion struct {
 	in       map[string]*yaml.Node // the docker settings, effective
 	order    []string              // their order
 	out      *yaml.Node            // the kaniko settings
+	outIndex map[string]int        // out's keys, by position in its content (see emit)
 	report   *Report
 	name     string
 	consumed map[string]bool
@@ -115,8 +116,20 @@ func (s *stepConversion) environment(n *yaml.Node) error {
 }
 
 // emit adds a kaniko setting.
+//
+// Settings are kept through an index of out, which only emit fills, so
+// a step with thousands of settings (each kept as written) does not
+// search out for every one.
 func (s *stepConversion) emit(key string, value *yaml.Node) {
-	put(s.out, key, value)
+	if s.outIndex == nil {
+		s.outIndex = map[string]int{}
+	}
+	if i, ok := s.outIndex[key]; ok {
+		s.out.Content[i+1] = value
+		return
+	}
+	s.outIndex[key] = len(s.out.Content)
+	s.out.Content = append(s.out.Content, scalar(key), value)
 }
 
 func (s *stepConversion) fail(setting, format string, args ...any) error {
@@ -527,6 +540,7 @@ func (s *stepConversion) orderSettings() {
 		}
 	}
 	s.out.Content = slices.Concat(head, tail)
+	s.outIndex = nil // positions moved; no setting is emitted after this
 }
 
 // guestPush keeps the docker plugin's guest mode: without credentials or

@@ -456,16 +456,42 @@ func (s *splicer) block(n *yaml.Node, ri int32, end int) error {
 	if firstAtLineStart {
 		after = s.lines[units[0].line-1]
 	}
+	// A wide collection (a config can hold thousands of entries in one)
+	// is matched through maps; the searches below are linear, and would
+	// make a mostly new one quadratic.
+	var unitOf, lastAt map[*yaml.Node]int
+	if len(units) > 32 || len(n.Content) > 64 {
+		unitOf, lastAt = make(map[*yaml.Node]int, len(units)), make(map[*yaml.Node]int, len(n.Content))
+		for k := range units {
+			unitOf[units[k].nodes[0]] = k // a parsed tree shares no node
+		}
+		for i, c := range n.Content {
+			lastAt[c] = i
+		}
+	}
 	for i := 0; i+step <= len(n.Content); i += step {
 		entry := n.Content[i : i+step]
 		j := -1
-		for k := next; k < len(units); k++ {
-			if units[k].nodes[0] == entry[0] {
+		if unitOf != nil {
+			if k, ok := unitOf[entry[0]]; ok && k >= next {
 				j = k
-				break
+			}
+		} else {
+			for k := next; k < len(units); k++ {
+				if units[k].nodes[0] == entry[0] {
+					j = k
+					break
+				}
 			}
 		}
-		if j < 0 && step == 1 && next < len(units) && !contains(n.Content[i+1:], units[next].nodes[0]) {
+		later := func(x *yaml.Node) bool {
+			if lastAt != nil {
+				at, ok := lastAt[x]
+				return ok && at > i
+			}
+			return contains(n.Content[i+1:], x)
+		}
+		if j < 0 && step == 1 && next < len(units) && !later(units[next].nodes[0]) {
 			// A new item where an original one goes: when it is a copy of
 			// it, edited, only the differences are written.
 			if u := &units[next]; s.within(n.Kind, u, entry[0], nil) {
@@ -920,7 +946,10 @@ func (d *Document) splice() ([]byte, error) {
 	prev = 0
 	for k, piece := range pieces {
 		if len(piece) == 0 || piece[len(piece)-1] != '\n' {
-			return nil, errNoSplice // it would not close its line, as assumed above
+			// Not errNoSplice: the tree is already readied for encoding
+			// (backslashes doubled), and readying it again for the whole
+			// document would double them twice.
+			return nil, fmt.Errorf("encoder wrote a fragment that does not end its line: %q", piece)
 		}
 		at, sp := later[2*k], splices[later[2*k+1]]
 		whole = append(whole, out[prev:at]...)

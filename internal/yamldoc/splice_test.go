@@ -29,6 +29,16 @@ func FuzzSplice(f *testing.F) {
 			}
 		}
 	}
+	// Wide collections, which the splicer matches through maps.
+	for seed := int64(0); seed < 4; seed++ {
+		f.Add(wideMapping(100, -1), seed)
+		var steps strings.Builder
+		steps.WriteString("kind: pipeline\nsteps:\n")
+		for i := 0; i < 80; i++ {
+			fmt.Fprintf(&steps, "- name: s%d\n  image: alpine\n  commands: [echo %d]\n", i, i)
+		}
+		f.Add([]byte(steps.String()), seed)
+	}
 	f.Fuzz(func(t *testing.T, data []byte, seed int64) {
 		watchdog := time.AfterFunc(2*time.Second, func() { panic(fmt.Sprintf("hang on %q", data)) })
 		defer watchdog.Stop()
@@ -346,15 +356,15 @@ func TestRecordSame(t *testing.T) {
 		"anchor": func(n *yaml.Node) { n.Anchor += "b" },
 		"alias":  func(n *yaml.Node) { n.Alias = &yaml.Node{} },
 	}
-	for name, make := range nodes {
+	for name, build := range nodes {
 		rec := newRecord(1)
-		n := make()
+		n := build()
 		rec.add(n, func(*yaml.Node) {})
 		if !rec.nodes[0].same(n) {
 			t.Errorf("%s: not the same as recorded, unedited", name)
 		}
 		for field, edit := range edits {
-			n := make()
+			n := build()
 			rec := newRecord(1)
 			rec.add(n, func(*yaml.Node) {})
 			edit(n)

@@ -2,10 +2,13 @@ package yamldoc
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 var testLimits = Limits{MaxDocuments: 200, MaxDepth: 64, MaxExpandedNodes: 10000, AliasRatio: 10}
@@ -156,4 +159,71 @@ func TestEncodeKeepsMeaning(t *testing.T) {
 			t.Errorf("Encode(%q) = %q, %v; want %q", tt.input, out, err, tt.want)
 		}
 	}
+}
+
+// wideMapping is a document of one mapping with n keys, the key at
+// dupAt (when 0 < dupAt < n) written again as key 0.
+func wideMapping(n, dupAt int) []byte {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		k := i
+		if i == dupAt {
+			k = 0
+		}
+		fmt.Fprintf(&b, "k%d: v\n", k)
+	}
+	return []byte(b.String())
+}
+
+// TestDuplicateKeyWide: a mapping too wide for the pairwise search
+// finds the same first duplicate by a set, merge keys not counted.
+func TestDuplicateKeyWide(t *testing.T) {
+	tests := []struct {
+		name string
+		data []byte
+		want int // line of the duplicate, 0 for none
+	}{
+		{"none", wideMapping(100, -1), 0},
+		{"late duplicate", wideMapping(100, 70), 71},
+		{"merge keys repeat", append([]byte("a: &a {x: 1}\nb: &b {y: 1}\nm:\n  <<: *a\n  <<: *b\n"), indent(wideMapping(40, -1))...), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			docs, err := Parse(tt.data, testLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := docs[0].DuplicateKey()
+			if (got == nil) != (tt.want == 0) || (got != nil && got.Line != tt.want) {
+				t.Errorf("duplicate %v, want line %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func indent(text []byte) []byte {
+	return []byte("  " + strings.ReplaceAll(strings.TrimSuffix(string(text), "\n"), "\n", "\n  ") + "\n")
+}
+
+// BenchmarkParseWide: Parse of one mapping of 90 000 keys (900 KB)
+// against a bare decode of it. Pairwise duplicate search made Parse
+// take 13 s here; it should stay within a small multiple of the decode.
+func BenchmarkParseWide(b *testing.B) {
+	data := wideMapping(90000, -1)
+	limits := Limits{MaxDocuments: 1, MaxDepth: 100, MaxExpandedNodes: 1 << 20, AliasRatio: 10}
+	b.Run("parse", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := Parse(data, limits); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var n yaml.Node
+			if err := yaml.Unmarshal(data, &n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
