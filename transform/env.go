@@ -577,16 +577,23 @@ func shadowed(name string, s *envStep) bool {
 
 // without is vars minus the entries in drop (same key node).
 func without(vars, drop []envVar) []envVar {
-	gone := func(v envVar) bool { return slices.ContainsFunc(drop, func(d envVar) bool { return d.key == v.key }) }
-	if len(drop) > 16 {
-		// A config can hold thousands of env vars: a set, not a scan.
-		keys := make(map[*yaml.Node]bool, len(drop))
-		for _, d := range drop {
-			keys[d.key] = true
-		}
-		gone = func(v envVar) bool { return keys[v.key] }
+	gone := memberOf(drop, func(v envVar) *yaml.Node { return v.key })
+	return slices.DeleteFunc(slices.Clone(vars), func(v envVar) bool { return gone(v.key) })
+}
+
+// memberOf answers whether a value is one of the items' keys. Most
+// steps drop a few variables, which a scan finds faster than a map is
+// built; a long list (a config can hold thousands) gets a map, so that
+// dropping them is not quadratic.
+func memberOf[K comparable](items []envVar, key func(envVar) K) func(K) bool {
+	if len(items) <= 16 {
+		return func(k K) bool { return slices.ContainsFunc(items, func(v envVar) bool { return key(v) == k }) }
 	}
-	return slices.DeleteFunc(slices.Clone(vars), gone)
+	set := make(map[K]bool, len(items))
+	for _, v := range items {
+		set[key(v)] = true
+	}
+	return func(k K) bool { return set[k] }
 }
 
 // containerCount is how many env vars the runner gives the container of
@@ -669,18 +676,7 @@ func removeEnv(m *yaml.Node, key string, field func() string, drop []envVar) err
 	if err != nil {
 		return err
 	}
-	// Most steps drop a few names, which a scan finds faster than a map
-	// is built; a long list (a config can hold thousands) gets the map.
-	gone := func(name string) bool {
-		return slices.ContainsFunc(drop, func(v envVar) bool { return v.name == name })
-	}
-	if len(drop) > 16 {
-		names := make(map[string]bool, len(drop))
-		for _, v := range drop {
-			names[v.name] = true
-		}
-		gone = func(name string) bool { return names[name] }
-	}
+	gone := memberOf(drop, func(v envVar) string { return v.name })
 	var content []*yaml.Node
 	for _, kv := range flatten(env) {
 		if !gone(kv.key.Value) {

@@ -183,11 +183,9 @@ func (w *simpleWriter) items(content []*yaml.Node, indent int) bool {
 		w.out = append(w.out, '-')
 		switch item.Kind {
 		case yaml.ScalarNode:
-			w.out = append(w.out, ' ')
-			if !w.scalar(item, false) {
+			if !w.value(item, indent) {
 				return false
 			}
-			w.out = append(w.out, '\n')
 		case yaml.MappingNode:
 			w.out = append(w.out, ' ')
 			if !w.mapping(item, indent+2, true) {
