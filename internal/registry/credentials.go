@@ -38,8 +38,8 @@ type Credentials struct {
 	ttl     time.Duration
 	now     func() time.Time
 
-	mu    sync.Mutex
-	byNS  map[string]cachedKeychain
+	mu   sync.Mutex
+	byNS map[string]cachedKeychain
 }
 
 type cachedKeychain struct {
