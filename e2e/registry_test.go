@@ -164,6 +164,12 @@ func TestRegistryLookupsEndToEnd(t *testing.T) {
 		if over := overBudget(t, result.Config, nil, nil); len(over) != 6 {
 			t.Errorf("want scan and notify over the budget on every event (6), got %v", over)
 		}
+		// The last resort: the runner's legacy CI_* aliases dropped.
+		o.UnknownImages = "drop-legacy"
+		defer func() { o.UnknownImages = "keep" }()
+		if over := overBudget(t, result.Config, nil, nil); len(over) != 0 {
+			t.Errorf("with drop-legacy, still over the budget: %v", over)
+		}
 	})
 
 	t.Run("registry stopped", func(t *testing.T) {
