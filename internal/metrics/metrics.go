@@ -20,6 +20,10 @@ type Metrics struct {
 	Transforms *prometheus.CounterVec
 	// Panics counts requests that ended in a recovered panic.
 	Panics prometheus.Counter
+	// LookupFailures counts registry lookups that failed (the
+	// conversion went on without their facts). No label: hosts come from
+	// configs, which anyone who can push writes.
+	LookupFailures prometheus.Counter
 }
 
 // New creates the metrics and registers them on reg.
@@ -47,7 +51,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: "drone_convert_eci", Name: "panics_total",
 			Help: "Requests that ended in a recovered panic (a bug: see the logs).",
 		}),
+		LookupFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "drone_convert_eci", Name: "registry_lookup_failures_total",
+			Help: "Registry lookups that failed; the log names image, registry and reason.",
+		}),
 	}
-	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics)
+	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics, m.LookupFailures)
 	return m
 }
