@@ -24,7 +24,8 @@ type stepConversion struct {
 	// stepEnv is the step's environment as the docker plugin saw it,
 	// pipelineEnv the pipeline's (the runner lets the step's win).
 	stepEnv, pipelineEnv *yaml.Node
-	argsDone             bool // build args written (see buildArgs)
+	argsDone             bool     // build args written (see buildArgs)
+	inertLogin           []string // DOCKER_* kept in a wrapper flavour's environment
 }
 
 func (r *kanikoRun) convertStep(c *container, n *yaml.Node) error {
@@ -42,6 +43,9 @@ func (r *kanikoRun) convertStep(c *container, n *yaml.Node) error {
 		return err
 	}
 	if err := s.settings(); err != nil {
+		return err
+	}
+	if err := s.checkInertLogin(); err != nil {
 		return err
 	}
 	put(n, "image", scalar(image))
@@ -157,7 +161,9 @@ func (s *stepConversion) environment(n *yaml.Node) error {
 // without a key the variables were gcr's and gar's push login, which
 // kaniko-gcr/-gar cannot take. The kaniko plugins read all three as the
 // base-image login (kaniko-ecr main.go 77-88, -gcr 117-129, -gar
-// 133-145, -acr 140-152), so what was ignored must not stay.
+// 133-145, -acr 140-152), used only with a base-image registry: a
+// literal DOCKER_REGISTRY goes, and the login stays only where it is
+// inert (no base-image registry, or a setting read before it).
 func (s *stepConversion) wrapperEnv(own, pipelineEnv *yaml.Node) (changed bool, err error) {
 	_, keyed := s.in["json_key"]
 	keyed = keyed || s.flavour == flavourECR || s.flavour == flavourACR
@@ -169,19 +175,60 @@ func (s *stepConversion) wrapperEnv(own, pipelineEnv *yaml.Node) (changed bool, 
 		if name != "DOCKER_REGISTRY" && !keyed {
 			return changed, fmt.Errorf("environment %s: without json_key, plugins/%s pushed with DOCKER_USERNAME and DOCKER_PASSWORD as its login (drone-docker main.go 239-244; the wrapper sets them only from a key), and kaniko-%s has no push login but json_key: set json_key", name, s.flavour, s.flavour)
 		}
-		why := "its wrapper sets the registry"
-		if name != "DOCKER_REGISTRY" {
-			why = "its wrapper sets the login"
+		if !fromStep {
+			s.report.Warn("step %q: the pipeline's %s reaches the kaniko step, which reads it as a base-image pull credential; plugins/%s ignored it (its wrapper sets the registry and login)", s.name, name, s.flavour)
+			continue
 		}
-		if fromStep {
+		if name == "DOCKER_REGISTRY" {
+			if _, ok := literal(get(own, name)); !ok {
+				return changed, fmt.Errorf("environment DOCKER_REGISTRY: plugins/%s ignored it (its wrapper sets the registry), kaniko-%s would read it as the base-image registry, and it comes from a secret the conversion will not drop: remove it", s.flavour, s.flavour)
+			}
 			del(own, name)
 			changed = true
-			s.report.Changed("step %q: environment %s removed: plugins/%s ignored it (%s), kaniko-%s would read it as a base-image pull credential", s.name, name, s.flavour, why, s.flavour)
-		} else {
-			s.report.Warn("step %q: the pipeline's %s reaches the kaniko step, which reads it as a base-image pull credential; plugins/%s ignored it (%s)", s.name, name, s.flavour, why)
+			s.report.Changed("step %q: environment DOCKER_REGISTRY removed: plugins/%s ignored it (its wrapper sets the registry), kaniko-%s would read it as the base-image registry", s.name, s.flavour, s.flavour)
+			continue
 		}
+		s.inertLogin = append(s.inertLogin, name)
 	}
 	return changed, nil
+}
+
+// checkInertLogin runs once the settings are written: a DOCKER_USERNAME
+// or DOCKER_PASSWORD left in a wrapper flavour's environment must not
+// become the base-image login.
+func (s *stepConversion) checkInertLogin() error {
+	if len(s.inertLogin) == 0 {
+		return nil
+	}
+	registrySet := s.hasOut("docker_registry") || s.hasOut("base_image_registry") || lookup(s.pipelineEnv, "DOCKER_REGISTRY") != nil
+	for _, name := range s.inertLogin {
+		shadows := []string{"docker_username", "base_image_username"}
+		if name == "DOCKER_PASSWORD" {
+			shadows = []string{"docker_password", "base_image_password"}
+		}
+		if s.flavour == flavourECR {
+			shadows = append(shadows, strings.ToLower(strings.TrimPrefix(name, "DOCKER_")))
+		}
+		shadowed := false
+		for _, key := range shadows {
+			shadowed = shadowed || s.hasOut(key)
+		}
+		if registrySet && !shadowed {
+			return fmt.Errorf("environment %s: plugins/%s ignored it (its wrapper sets the login), and with a base-image registry set kaniko-%s would log in there with it: remove it, or set the base-image login (base_image_username/base_image_password)", name, s.flavour, s.flavour)
+		}
+		s.report.Changed("step %q: environment %s kept, unused: plugins/%s ignored it (its wrapper sets the login), kaniko-%s reads it only as a base-image login, for a base-image registry this step does not set", s.name, name, s.flavour, s.flavour)
+	}
+	return nil
+}
+
+// hasOut reports whether a kaniko setting was written.
+func (s *stepConversion) hasOut(key string) bool {
+	for i := 0; i+1 < len(s.out.Content); i += 2 {
+		if s.out.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
 }
 
 // emit adds a kaniko setting.
