@@ -20,6 +20,9 @@ type Metrics struct {
 	Transforms *prometheus.CounterVec
 	// Panics counts requests that ended in a recovered panic.
 	Panics prometheus.Counter
+	// Kept counts Docker pipelines left on the Docker runner because
+	// they cannot move to ECI (DRONE_ECI_MIGRATE_UNMOVABLE=keep).
+	Kept prometheus.Counter
 }
 
 // New creates the metrics and registers them on reg.
@@ -47,7 +50,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: "drone_convert_eci", Name: "panics_total",
 			Help: "Requests that ended in a recovered panic (a bug: see the logs).",
 		}),
+		Kept: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "drone_convert_eci", Name: "migrations_kept_total",
+			Help: "Docker pipelines kept on the Docker runner because they cannot move to ECI (see the log's warning).",
+		}),
 	}
-	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics)
+	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics, m.Kept)
 	return m
 }
