@@ -193,7 +193,7 @@ func (s *stepConversion) envArg(name string, written *[]string, proxy bool) ([]s
 	}
 	if source == "" {
 		if !proxy {
-			s.report.Warn("step %q: %s dropped: nothing in the step's or the pipeline's environment sets %s, so the docker plugin passed no such build arg (docker.go 624), where kaniko would pass it empty and override the Dockerfile's ARG default; if the runner's own environment sets it, add it to build_args", s.name, what, strings.Join(dedupe(name, upper), " or "))
+			s.report.Warn("step %q: %s dropped: the step's and the pipeline's environment set %s to nothing or not at all, so the docker plugin passed no such build arg (docker.go 624), where kaniko would pass it empty and override the Dockerfile's ARG default; if the runner's own environment sets it, add it to build_args", s.name, what, strings.Join(dedupe(name, upper), " or "))
 		}
 		return nil, nil
 	}
