@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,13 +50,16 @@ type build struct {
 	Key    string // the GCR/GAR service account key, as used
 	// SkipUnused: only the stages the target needs are built.
 	SkipUnused bool
+	// Region is the AWS region of the ECR repository creation, when
+	// create_repository is set.
+	Region string
 }
 
 func (b build) String() string {
 	if b.Skipped {
 		return "skipped"
 	}
-	return fmt.Sprintf("dockerfile=%s context=%s destinations=%v build_args=%v target=%q labels=%v logins=%v key=%q skip_unused_stages=%v", b.Dockerfile, b.Context, b.Destinations, b.BuildArgs, b.Target, b.Labels, b.Logins, b.Key, b.SkipUnused)
+	return fmt.Sprintf("dockerfile=%s context=%s destinations=%v build_args=%v target=%q labels=%v logins=%v key=%q skip_unused_stages=%v region=%q", b.Dockerfile, b.Context, b.Destinations, b.BuildArgs, b.Target, b.Labels, b.Logins, b.Key, b.SkipUnused, b.Region)
 }
 
 // tagsFile is the .tags file every build's workspace holds: both
@@ -182,7 +187,7 @@ func dockerBuild(flavour, image string, e env) (build, error) {
 	loginRegistry := e.str("https://index.docker.io/v1/", "PLUGIN_REGISTRY", "DOCKER_REGISTRY")
 	user := e.str("", "PLUGIN_USERNAME", "DOCKER_USERNAME")
 	password := e.str("", "PLUGIN_PASSWORD", "DOCKER_PASSWORD")
-	key := ""
+	key, region := "", ""
 	switch flavour {
 	case "ecr":
 		if registry == "" {
@@ -194,6 +199,15 @@ func dockerBuild(flavour, image string, e env) (build, error) {
 		// E:117-120: PLUGIN_REGISTRY and the ECR token's DOCKER_USERNAME/
 		// PASSWORD, which PLUGIN_USERNAME/PASSWORD still win over (M:239-244).
 		loginRegistry = registry
+		// E:40, 53-55, 86-87: the repository is created in PLUGIN_REGION,
+		// ECR_REGION or AWS_REGION, else us-east-1 (kaniko-ecr creates it
+		// only when pushing).
+		if e.nonEmpty("PLUGIN_CREATE_REPOSITORY", "ECR_CREATE_REPOSITORY") == "true" && !e.boolean(false, "PLUGIN_DRY_RUN", "PLUGIN_NO_PUSH") {
+			region = e.nonEmpty("PLUGIN_REGION", "ECR_REGION", "AWS_REGION")
+			if region == "" {
+				region = "us-east-1"
+			}
+		}
 		user = e.str("AWS", "PLUGIN_USERNAME")
 		password = e.str("ecr-token", "PLUGIN_PASSWORD")
 	case "gcr", "gar", "acr":
@@ -277,6 +291,7 @@ func dockerBuild(flavour, image string, e env) (build, error) {
 	}
 	slices.Sort(b.Logins)
 	b.Key = key
+	b.Region = region
 	b.SkipUnused = buildKit(image, e)
 	b.Labels = e.list(nil, "PLUGIN_CUSTOM_LABELS") // M:211-213, D:537-541 (auto labels are metadata, excluded)
 	slices.Sort(b.Destinations)
@@ -406,6 +421,16 @@ func kanikoBuild(t *testing.T, bin, flavour string, e env, dockerfile string) (b
 	for k, v := range e {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	var region <-chan string
+	if flavour == "ecr" {
+		// kaniko-ecr calls the ECR API to create the repository: a proxy
+		// that answers no CONNECT tells which regional endpoint it chose
+		// (the AWS SDK honours HTTPS_PROXY; the plugin ignores the failed
+		// call when it is not an API error, kaniko-ecr main.go 681-684).
+		var proxy string
+		proxy, region = regionProxy(t)
+		cmd.Env = append(cmd.Env, "HTTPS_PROXY="+proxy)
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return build{}, fmt.Errorf("kaniko-%s: %v\n%s", flavour, err, out)
@@ -466,6 +491,12 @@ func kanikoBuild(t *testing.T, bin, flavour string, e env, dockerfile string) (b
 	if key, err := os.ReadFile(filepath.Join(root, "kaniko", "config.json")); err == nil {
 		b.Key = string(key)
 	}
+	if region != nil {
+		select {
+		case b.Region = <-region:
+		default:
+		}
+	}
 	if noPush {
 		b.Destinations = nil
 	}
@@ -473,6 +504,41 @@ func kanikoBuild(t *testing.T, bin, flavour string, e env, dockerfile string) (b
 	slices.Sort(b.Destinations)
 	slices.Sort(b.Labels)
 	return b, nil
+}
+
+// regionProxy listens for one HTTPS proxy client and sends on the
+// channel the AWS region of the first ECR endpoint it asks to CONNECT to,
+// refusing every request.
+func regionProxy(t *testing.T) (string, <-chan string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	regions := make(chan string, 1)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			// CONNECT api.ecr.eu-west-1.amazonaws.com:443 HTTP/1.1
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "CONNECT" {
+				host, _, _ := strings.Cut(f[1], ":")
+				if r, ok := strings.CutPrefix(host, "api.ecr."); ok {
+					select {
+					case regions <- strings.TrimSuffix(r, ".amazonaws.com"):
+					default:
+					}
+				}
+			}
+			fmt.Fprint(c, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+			c.Close()
+		}
+	}()
+	return "http://" + l.Addr().String(), regions
 }
 
 func copyFile(t *testing.T, from, to string) {
