@@ -107,6 +107,13 @@ func (s *stepConversion) buildArgs() error {
 				return s.fail("build_args", "a secret cannot be combined with build_args_from_env by the conversion; write the list out")
 			}
 			s.emit("build_args", value)
+			for _, name := range proxyArgs {
+				_, lower := s.envVar(name)
+				_, upper := s.envVar(strings.ToUpper(name))
+				if lower == envKnown || lower == envMaybe || upper == envKnown || upper == envMaybe {
+					s.report.Warn("step %q: build_args comes from a secret, so the conversion cannot add %s, which the docker plugin passed to the build from the environment: add it to the secret's list", s.name, name)
+				}
+			}
 			return nil // a secret: nothing to add to
 		}
 	}
