@@ -152,8 +152,11 @@ func (s *stepConversion) buildArgs() error {
 	var text, bareText []string
 	for _, n := range names {
 		name, ok := literal(n)
-		if !ok || name == "" {
+		if !ok {
 			return s.fail("build_args_from_env", "expected variable names written out")
+		}
+		if name == "" {
+			continue // drone-docker looks it up, finds nothing and adds nothing
 		}
 		text = append(text, name)
 		bare, err := s.envArg(name, &written, false)
