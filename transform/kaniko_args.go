@@ -2,6 +2,7 @@ package transform
 
 import (
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,12 +28,20 @@ const (
 
 // envVar finds a variable the way the runner builds a step's
 // environment: the step's own first, then the pipeline's, then the
-// runner's DRONE_* variables.
+// runner's DRONE_* variables. Both environments are indexed once, so a
+// step with thousands of variables and names costs linear time.
 func (s *stepConversion) envVar(name string) (*yaml.Node, envSource) {
-	v := lookup(s.stepEnv, name)
-	if v == nil {
-		v = lookup(s.pipelineEnv, name)
+	if s.envIndex == nil {
+		s.envIndex = map[string]*yaml.Node{}
+		for _, env := range []*yaml.Node{s.stepEnv, s.pipelineEnv} {
+			for _, p := range flatten(env) {
+				if _, seen := s.envIndex[p.key.Value]; !seen {
+					s.envIndex[p.key.Value] = p.value
+				}
+			}
+		}
 	}
+	v := s.envIndex[name]
 	if v == nil {
 		if name == "CI" || strings.HasPrefix(name, "DRONE_") || strings.HasPrefix(name, "CI_") {
 			return nil, envMaybe
@@ -49,6 +58,40 @@ func (s *stepConversion) envVar(name string) (*yaml.Node, envSource) {
 		return v, envEmpty
 	}
 	return v, envKnown
+}
+
+// argPrefixes answers drone-docker's test "does a build arg start with
+// this name" (docker.go 659-669) without comparing every name with
+// every arg: the written args sorted, and every prefix of the args added
+// from the environment so far.
+type argPrefixes struct {
+	written []string          // sorted
+	added   map[string]string // prefix → the arg it starts
+}
+
+func newArgPrefixes(written []string) *argPrefixes {
+	written = slices.Clone(written)
+	slices.Sort(written)
+	return &argPrefixes{written: written, added: map[string]string{}}
+}
+
+// starting returns a build arg that starts with p, if any.
+func (a *argPrefixes) starting(p string) (string, bool) {
+	if i, _ := slices.BinarySearch(a.written, p); i < len(a.written) && strings.HasPrefix(a.written[i], p) {
+		return a.written[i], true
+	}
+	arg, ok := a.added[p]
+	return arg, ok
+}
+
+// add records NAME=, as addProxyValue appends NAME=value.
+func (a *argPrefixes) add(name string) {
+	arg := name + "="
+	for i := 1; i <= len(arg); i++ {
+		if _, ok := a.added[arg[:i]]; !ok {
+			a.added[arg[:i]] = arg
+		}
+	}
 }
 
 // runnerNeverEmpty are runner variables set on every build and event;
@@ -88,6 +131,7 @@ func (s *stepConversion) buildArgs() error {
 	}
 	list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 	var written []string // literal build args, for docker's prefix test
+	defer s.flushEnv()
 	if hasArgs {
 		switch v := resolve(value); {
 		case v.Kind == yaml.SequenceNode:
@@ -131,9 +175,10 @@ func (s *stepConversion) buildArgs() error {
 		}
 	}
 	before := len(list.Content)
+	prefixes := newArgPrefixes(written)
 	var proxies []string
 	for _, name := range proxyArgs {
-		bare, err := s.envArg(name, &written, true)
+		bare, err := s.envArg(name, prefixes, true)
 		if err != nil {
 			return err
 		}
@@ -159,7 +204,7 @@ func (s *stepConversion) buildArgs() error {
 			continue // drone-docker looks it up, finds nothing and adds nothing
 		}
 		text = append(text, name)
-		bare, err := s.envArg(name, &written, false)
+		bare, err := s.envArg(name, prefixes, false)
 		if err != nil {
 			return err
 		}
@@ -183,7 +228,7 @@ func (s *stepConversion) buildArgs() error {
 
 // envArg decides one name drone-docker's addProxyValue saw and returns
 // the bare build args that give kaniko the same ones.
-func (s *stepConversion) envArg(name string, written *[]string, proxy bool) ([]string, error) {
+func (s *stepConversion) envArg(name string, prefixes *argPrefixes, proxy bool) ([]string, error) {
 	upper := strings.ToUpper(name)
 	harness := "HARNESS_" + upper
 	what := "build_args_from_env " + name
@@ -207,15 +252,16 @@ func (s *stepConversion) envArg(name string, written *[]string, proxy bool) ([]s
 		}
 		return nil, nil
 	}
-	for _, w := range *written {
-		if strings.HasPrefix(w, name) || strings.HasPrefix(w, upper) || strings.HasPrefix(w, harness) {
+	for _, p := range dedupe(name, upper, harness) {
+		if w, ok := prefixes.starting(p); ok {
 			if !proxy {
 				s.report.Changed("step %q: %s dropped: build arg %s starts with it, and the docker plugin then adds none (docker.go 624, 659-669)", s.name, what, w)
 			}
 			return nil, nil
 		}
 	}
-	*written = append(*written, name+"=", upper+"=")
+	prefixes.add(name)
+	prefixes.add(upper)
 	if maybe && sourceNode == nil && runnerNeverEmpty[source] {
 		maybe = false
 	}
@@ -261,14 +307,31 @@ func sameValue(a, b *yaml.Node) bool {
 	return lookupString(a, "from_secret") != "" && lookupString(a, "from_secret") == lookupString(b, "from_secret")
 }
 
-// setEnv adds a variable to the step's own environment.
+// setEnv adds a variable to the step's own environment; flushEnv
+// writes the additions, once.
 func (s *stepConversion) setEnv(name string, value *yaml.Node) {
+	if s.added == nil {
+		s.added = map[string]bool{}
+	}
+	if !s.added[name] {
+		s.added[name] = true
+		s.addEnv = append(s.addEnv, pair{scalar(name), value})
+	}
+}
+
+func (s *stepConversion) flushEnv() {
+	if len(s.addEnv) == 0 {
+		return
+	}
 	env := resolve(get(s.node, "environment"))
 	own := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	if env != nil && !isNull(env) {
 		own = fresh(flatten(env))
 	}
-	put(own, name, value)
+	for _, p := range s.addEnv {
+		own.Content = append(own.Content, p.key, p.value)
+	}
+	s.addEnv = nil
 	put(s.node, "environment", own)
 }
 

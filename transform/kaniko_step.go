@@ -24,8 +24,11 @@ type stepConversion struct {
 	// stepEnv is the step's environment as the docker plugin saw it,
 	// pipelineEnv the pipeline's (the runner lets the step's win).
 	stepEnv, pipelineEnv *yaml.Node
-	argsDone             bool     // build args written (see buildArgs)
-	inertLogin           []string // DOCKER_* kept in a wrapper flavour's environment
+	argsDone             bool                  // build args written (see buildArgs)
+	inertLogin           []string              // DOCKER_* kept in a wrapper flavour's environment
+	envIndex             map[string]*yaml.Node // see envVar
+	addEnv               []pair                // see setEnv
+	added                map[string]bool       // addEnv's names
 }
 
 func (r *kanikoRun) convertStep(c *container, n *yaml.Node) error {
