@@ -39,37 +39,73 @@ func downwardFile(annotations map[string]string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// containerEnv is the environment the kubelet gives the container:
-// plain values, secret refs resolved from the pod's Secret (optional
-// refs to missing keys are left out), the node name; a later entry of
-// the same name wins.
+// serviceLinks are the variables the kubelet derives from the services
+// a pod may see (pkg/kubelet/envvars FromServices): the API server's
+// "kubernetes" service, which every namespace sees.
+var serviceLinks = [][2]string{
+	{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}, {"KUBERNETES_SERVICE_PORT_HTTPS", "443"},
+	{"KUBERNETES_PORT", "tcp://10.96.0.1:443"}, {"KUBERNETES_PORT_443_TCP", "tcp://10.96.0.1:443"},
+	{"KUBERNETES_PORT_443_TCP_PROTO", "tcp"}, {"KUBERNETES_PORT_443_TCP_PORT", "443"}, {"KUBERNETES_PORT_443_TCP_ADDR", "10.96.0.1"},
+}
+
+// containerEnv is the environment the kubelet gives the container
+// (makeEnvironmentVariables): entries in order, secret refs resolved
+// from the pod's Secret (optional refs to missing keys are left out),
+// the node name, each plain value expanded against the entries before
+// it and the service links (kubeExpand), a later entry of the same
+// name winning; then the service links the container does not define.
 func containerEnv(c *corev1.Container, secret *corev1.Secret) []string {
+	links := map[string]string{}
+	for _, l := range serviceLinks {
+		links[l[0]] = l[1]
+	}
 	values := map[string]string{}
 	var order []string
 	for _, e := range c.Env {
 		value := e.Value
-		if e.ValueFrom != nil {
-			switch {
-			case e.ValueFrom.SecretKeyRef != nil:
-				v, ok := secret.StringData[e.ValueFrom.SecretKeyRef.Key]
-				if !ok {
-					continue
+		switch {
+		case e.ValueFrom == nil:
+			value = kubeExpandWith(value, func(name string) (string, bool) {
+				if v, ok := values[name]; ok {
+					return v, true
 				}
-				value = v
-			case e.ValueFrom.FieldRef != nil:
-				value = "virtual-kubelet-node"
+				v, ok := links[name]
+				return v, ok
+			})
+		case e.ValueFrom.SecretKeyRef != nil:
+			v, ok := secret.StringData[e.ValueFrom.SecretKeyRef.Key]
+			if !ok {
+				continue
 			}
+			value = v
+		case e.ValueFrom.FieldRef != nil:
+			value = "virtual-kubelet-node"
 		}
 		if _, ok := values[e.Name]; !ok {
 			order = append(order, e.Name)
 		}
 		values[e.Name] = value
 	}
-	env := make([]string, 0, len(order))
+	env := make([]string, 0, len(order)+len(serviceLinks))
 	for _, name := range order {
 		env = append(env, name+"="+values[name])
 	}
+	for _, l := range serviceLinks {
+		if _, ok := values[l[0]]; !ok {
+			env = append(env, l[0]+"="+l[1])
+		}
+	}
 	return env
+}
+
+// sortedEnv is c with its env sorted by name. The runner orders a
+// container's env as a Go map iterates, so a value that refers to
+// another entry reads it in some pods and not in others; comparing two
+// compilations needs one order for both.
+func sortedEnv(c *corev1.Container) *corev1.Container {
+	c = c.DeepCopy()
+	sort.SliceStable(c.Env, func(i, j int) bool { return c.Env[i].Name < c.Env[j].Name })
+	return c
 }
 
 // stepVariables runs the step's container command with a real /bin/sh
@@ -147,15 +183,23 @@ func stepVariables(t *testing.T, workdir string, c *corev1.Container, secret *co
 }
 
 // kubeExpand expands $(VAR) references in a container's command or
-// args as the kubelet does (kubernetes third_party/forked/golang/
-// expansion): "$$" is "$", "$(NAME)" is NAME's value when the container
-// env defines it and stays as written otherwise.
+// args as the kubelet does, against the container's final env.
 func kubeExpand(s string, env []string) string {
 	values := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		values[k] = v
 	}
+	return kubeExpandWith(s, func(name string) (string, bool) { v, ok := values[name]; return v, ok })
+}
+
+// kubeExpandWith is the kubelet's expansion (kubernetes
+// third_party/forked/golang/expansion), written here apart from
+// internal/kubeexpand so that the tests do not check the project
+// against itself: "$$" is "$", "$(NAME)" is NAME's value when lookup
+// knows it and stays as written otherwise, NAME running to the first
+// ")"; any other "$" is itself.
+func kubeExpandWith(s string, lookup func(string) (string, bool)) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] != '$' || i+1 >= len(s) {
@@ -174,7 +218,7 @@ func kubeExpand(s string, env []string) string {
 				continue
 			}
 			name := s[i+2 : i+2+end]
-			if v, ok := values[name]; ok {
+			if v, ok := lookup(name); ok {
 				b.WriteString(v)
 			} else {
 				b.WriteString("$(" + name + ")")
@@ -253,8 +297,8 @@ func TestEnvFilesEquivalence(t *testing.T) {
 						if ca == nil || cb == nil || sb == nil || len(cb.Command) == 0 || len(ca.Command) == 0 {
 							continue
 						}
-						envA, setA := stepVariables(t, workdir, ca, a.Secret, files)
-						envB, setB := stepVariables(t, workdir, cb, b.Secret, nil)
+						envA, setA := stepVariables(t, workdir, sortedEnv(ca), a.Secret, files)
+						envB, setB := stepVariables(t, workdir, sortedEnv(cb), b.Secret, nil)
 						steps++
 						if strings.Contains(runnertest.Env(ca, "DRONE_SCRIPT").Value, "__dce=; ") {
 							loaded++
