@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/kubeexpand"
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
 
@@ -382,25 +383,43 @@ func stepName(pod *corev1.Pod, i int) string {
 // by name within each group. Only plain values (no valueFrom) whose
 // name occurs once and that sh can assign move; never the names
 // envfile.Keep lists or PATH (the loaders read them before they load);
-// never a value holding "$(" or a name some value or the command
-// refers to as "$(NAME)" (Kubernetes expands those in the container
-// env, not in the file). It says why when fewer than need qualify.
+// never a name some value or the command refers to as $(NAME), which
+// the kubelet looks up in the container env. A value moves as the
+// kubelet expands it (kubeexpand.Resolve, in the container's order), and
+// only when that is certain from the pod: not when it refers to a
+// secret, a field or a possible service-link variable. It says why
+// when fewer than need qualify.
 func movable(c *corev1.Container, need int) ([]envfile.Var, string) {
-	count := map[string]int{}
-	for _, e := range c.Env {
+	count := make(map[string]int, len(c.Env))
+	entries := make([]kubeexpand.Entry, len(c.Env))
+	var referenced map[string]bool
+	refer := func(s string) {
+		for _, name := range kubeexpand.Refs(s) {
+			if referenced == nil {
+				referenced = map[string]bool{}
+			}
+			referenced[name] = true
+		}
+	}
+	for _, s := range c.Command {
+		refer(s)
+	}
+	for _, s := range c.Args {
+		refer(s)
+	}
+	for i, e := range c.Env {
 		count[e.Name]++
+		entries[i] = kubeexpand.Entry{Name: e.Name, Value: e.Value, Known: e.ValueFrom == nil}
+		refer(e.Value)
 	}
-	refs := strings.Join(append(slices.Clone(c.Command), c.Args...), "\x00")
-	for _, e := range c.Env {
-		refs += "\x00" + e.Value
-	}
+	values, certain := kubeexpand.Resolve(entries, len(c.EnvFrom) > 0)
 	var candidates []envfile.Var
-	for _, e := range c.Env {
+	for i, e := range c.Env {
 		if e.ValueFrom != nil || count[e.Name] > 1 || envfile.Keep(e.Name) || e.Name == "PATH" ||
-			strings.Contains(e.Value, "$(") || strings.Contains(refs, "$("+e.Name+")") {
+			!certain[i] || referenced[e.Name] {
 			continue
 		}
-		candidates = append(candidates, envfile.Var{Name: e.Name, Value: e.Value})
+		candidates = append(candidates, envfile.Var{Name: e.Name, Value: values[i]})
 	}
 	group := func(name string) int {
 		switch {
@@ -419,7 +438,7 @@ func movable(c *corev1.Container, need int) ([]envfile.Var, string) {
 		return candidates[a].Name < candidates[b].Name
 	})
 	if len(candidates) < need {
-		return nil, fmt.Sprintf("only %d of its env vars can move (secret and field refs, repeated names, names the shell or loader reads first, $(VAR) references stay), %d must", len(candidates), need)
+		return nil, fmt.Sprintf("only %d of its env vars can move (secret and field refs, repeated names, names the shell or loader reads first, $(VAR) references and what they refer to stay), %d must", len(candidates), need)
 	}
 	return candidates[:need], ""
 }

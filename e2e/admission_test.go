@@ -178,7 +178,7 @@ func TestAdmissionRunnerPods(t *testing.T) {
 	for _, c := range admissionConfigs(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			for _, event := range []string{runnertest.EventPush, runnertest.EventPullRequest, runnertest.EventTag} {
-				results, err := runnertest.Compile(c.Output, runnertest.Options{Event: event, Secrets: secrets})
+				results, err := runnertest.Compile(c.Output, runnertest.Options{Event: event, Secrets: secrets, Message: hostileMessage})
 				if err != nil {
 					continue // refused by the runner: the sizing and runner tests report it
 				}
@@ -288,6 +288,12 @@ func TestAdmissionRunnerPods(t *testing.T) {
 		t.Error("the placeholder phase was not run for every loader")
 	}
 }
+
+// hostileMessage is the commit message of the builds the webhook sees:
+// what the kubelet expands ("$$", "$(NAME)", a trailing "$") and what
+// the env file must carry byte for byte. One line, without ": " or
+// " #", so that configs which substitute it into YAML still parse.
+const hostileMessage = "Escape $$ in Makefile, pa$$word $(HOME) $$(HOME) $(DRONE_BRANCH) 100% %b `id` 'q' \"dq\" back\\slash\ttab é 5$"
 
 // uncoveredImages are the images of the testdata and corpus whose
 // containers may stay over the budget (README "Admission webhook").
