@@ -143,23 +143,22 @@ func SecretLoader(path string) string {
 var ShellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // keepNames must stay in the container env whatever loads the file:
-// the shell treats them specially at start-up, the runner's script
-// reads them before any command, or the runner sets them after a
-// step's own values.
+// the runner's script reads them before any command, the runner sets
+// them after a step's own values, or programs read them before any
+// command runs (the dynamic loader's LD_*, gettext's LANGUAGE, SHELL,
+// TMPDIR). Names the shells treat specially are in ShellNames.
 var keepNames = map[string]bool{
 	"DRONE_STEP_NAME": true, "DRONE_SCRIPT": true, "KUBERNETES_NODE": true,
 	"DRONE_NETRC_MACHINE": true, "DRONE_NETRC_USERNAME": true, "DRONE_NETRC_PASSWORD": true, "DRONE_NETRC_FILE": true,
 	"DRONE_TMATE_HOST": true, "DRONE_TMATE_PORT": true, "DRONE_TMATE_FINGERPRINT_RSA": true, "DRONE_TMATE_FINGERPRINT_ED25519": true,
-	"DRONE_BUILD_DEBUG": true, "HOME": true, "SHELL": true, "IFS": true, "PWD": true, "OLDPWD": true,
-	"PPID": true, "SHLVL": true, "ENV": true, "BASH_ENV": true, "SHELLOPTS": true, "BASHOPTS": true,
-	"POSIXLY_CORRECT": true, "PS1": true, "PS2": true, "PS4": true, "OPTIND": true, "OPTARG": true,
-	"LINENO": true, "LANG": true, "LANGUAGE": true, "TMPDIR": true, "CDPATH": true, "HOSTNAME": true,
+	"DRONE_BUILD_DEBUG": true, "SHELL": true, "LANGUAGE": true, "TMPDIR": true,
 }
 
 // Keep says whether a variable named name must stay in the container
-// env: names sh cannot assign, names in keepNames, the dynamic loader's
-// LD_* and the locale's LC_*, and the loaders' own helpers.
+// env: names sh cannot assign, names in keepNames, names a shell treats
+// specially (ShellSpecial), the dynamic loader's LD_*, and the
+// loaders' own helpers.
 func Keep(name string) bool {
-	return !ShellName.MatchString(name) || keepNames[name] ||
-		strings.HasPrefix(name, "LD_") || strings.HasPrefix(name, "LC_") || strings.HasPrefix(name, "__dc")
+	return !ShellName.MatchString(name) || keepNames[name] || ShellSpecial(name) ||
+		strings.HasPrefix(name, "LD_") || strings.HasPrefix(name, "__dc")
 }

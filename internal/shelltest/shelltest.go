@@ -1,0 +1,56 @@
+// Package shelltest runs tests under each /bin/sh a step's image may
+// have: dash (Debian, Ubuntu), bash started as sh (RHEL/UBI, Fedora,
+// Amazon Linux, Arch) and busybox ash (Alpine, busybox). .ci/run
+// installs the Debian packages that provide them.
+package shelltest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Shell is one of the shells, started as sh.
+type Shell struct {
+	// Name is dash, bash or busybox.
+	Name string
+	// Sh is an executable named sh that starts the shell, as /bin/sh
+	// would in an image where it is that shell: bash started as sh runs
+	// in POSIX mode, busybox runs its ash applet.
+	Sh string
+}
+
+var shells = []struct {
+	name, pkg string
+	paths     []string
+}{
+	{"dash", "dash", []string{"/usr/bin/dash", "/bin/dash"}},
+	{"bash", "bash", []string{"/usr/bin/bash", "/bin/bash"}},
+	{"busybox", "busybox-static", []string{"/usr/bin/busybox", "/bin/busybox"}},
+}
+
+// Each runs f in a subtest per shell, named after it. A shell missing
+// from this machine skips its subtest in one line.
+func Each(t *testing.T, f func(t *testing.T, sh Shell)) {
+	t.Helper()
+	for _, s := range shells {
+		t.Run(s.name, func(t *testing.T) {
+			bin := ""
+			for _, p := range s.paths {
+				if _, err := exec.LookPath(p); err == nil {
+					bin = p
+					break
+				}
+			}
+			if bin == "" {
+				t.Skipf("%s not installed (Debian package %s; .ci/run installs it)", s.name, s.pkg)
+			}
+			sh := filepath.Join(t.TempDir(), "sh")
+			if err := os.Symlink(bin, sh); err != nil {
+				t.Fatal(err)
+			}
+			f(t, Shell{Name: s.name, Sh: sh})
+		})
+	}
+}
