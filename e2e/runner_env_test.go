@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/runnertest"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
@@ -137,7 +138,7 @@ func stepVariables(t *testing.T, workdir string, c *corev1.Container, secret *co
 		}
 		script := strings.TrimPrefix(kv, "DRONE_SCRIPT=")
 		cut := strings.Index(script, "\necho + ")
-		if i := strings.Index(script, "\n__dce=; "); i >= 0 {
+		if i := strings.Index(script, "\n"+envfile.LoaderMark); i >= 0 {
 			// The loader ran first: keep through its line.
 			cut = i + 1 + strings.Index(script[i+1:], "\n")
 		}
@@ -300,7 +301,7 @@ func TestEnvFilesEquivalence(t *testing.T) {
 						envA, setA := stepVariables(t, workdir, sortedEnv(ca), a.Secret, files)
 						envB, setB := stepVariables(t, workdir, sortedEnv(cb), b.Secret, nil)
 						steps++
-						if strings.Contains(runnertest.Env(ca, "DRONE_SCRIPT").Value, "__dce=; ") {
+						if strings.Contains(runnertest.Env(ca, "DRONE_SCRIPT").Value, envfile.LoaderMark) {
 							loaded++
 						}
 						// The pod's random names differ between two
