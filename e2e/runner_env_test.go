@@ -19,6 +19,7 @@ import (
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/runnertest"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/shelltest"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
@@ -109,7 +110,8 @@ func sortedEnv(c *corev1.Container) *corev1.Container {
 	return c
 }
 
-// stepVariables runs the step's container command with a real /bin/sh
+// stepVariables runs the step's container command with a real shell
+// as /bin/sh (sh: dash, bash started as sh or busybox ash)
 // exactly as the runner starts it (entrypoint, args, env from the
 // compiled pod), with the user's commands replaced by a dump of what
 // the shell then holds: the environment its commands inherit (env -0)
@@ -117,7 +119,7 @@ func sortedEnv(c *corev1.Container) *corev1.Container {
 // before the first user command runs: the preamble, and the loader when
 // there is one. files are materialised first and their paths
 // substituted in the script.
-func stepVariables(t *testing.T, workdir string, c *corev1.Container, secret *corev1.Secret, files map[string]string) (environ, shellVars string) {
+func stepVariables(t *testing.T, sh shelltest.Shell, workdir string, c *corev1.Container, secret *corev1.Secret, files map[string]string) (environ, shellVars string) {
 	t.Helper()
 	dir := t.TempDir()
 	env := containerEnv(c, secret)
@@ -156,13 +158,14 @@ func stepVariables(t *testing.T, workdir string, c *corev1.Container, secret *co
 	for i := range argv {
 		argv[i] = localPaths.Replace(kubeExpand(argv[i], env))
 	}
+	argv = sh.Command(argv)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = workdir // the same for both runs: PWD is a variable too
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if out, err := cmd.Output(); err != nil {
-		t.Fatalf("step script failed: %v\nstdout:\n%s\nstderr:\n%s\nscript:\n%s\nfiles: %q", err, out, stderr.String(), scriptOf(cmd.Env), files)
+		t.Fatalf("%s: step script failed: %v\nstdout:\n%s\nstderr:\n%s\nscript:\n%s\nfiles: %q", sh.Name, err, out, stderr.String(), scriptOf(cmd.Env), files)
 	}
 	e, err := os.ReadFile(filepath.Join(dir, "env.dump"))
 	if err != nil {
@@ -242,10 +245,13 @@ func sortedNUL(s string) string {
 // (testdata goldens and the public corpus), on push, pull request and
 // tag builds of an untrusted repo, each command step's shell sees the
 // same variables, names and exact values, before and after conversion,
-// with the env file materialised the way the kubelet writes it.
+// with the env file materialised the way the kubelet writes it and the
+// container's env built as the kubelet builds it, under dash, bash
+// started as sh and busybox ash.
 func TestEnvFilesEquivalence(t *testing.T) {
-	if _, err := exec.LookPath("/bin/sh"); err != nil {
-		t.Skip("no /bin/sh")
+	shells := shelltest.All(t)
+	if len(shells) == 0 {
+		t.Skip("none of dash, bash, busybox installed")
 	}
 	secrets := map[string]string{"token": "s3cr3t\nwith newline", "key": "k"}
 	steps := 0
@@ -298,21 +304,25 @@ func TestEnvFilesEquivalence(t *testing.T) {
 						if ca == nil || cb == nil || sb == nil || len(cb.Command) == 0 || len(ca.Command) == 0 {
 							continue
 						}
-						envA, setA := stepVariables(t, workdir, sortedEnv(ca), a.Secret, files)
-						envB, setB := stepVariables(t, workdir, sortedEnv(cb), b.Secret, nil)
 						steps++
+						under := shells[:1] // a step without a loader runs as before
 						if strings.Contains(runnertest.Env(ca, "DRONE_SCRIPT").Value, envfile.LoaderMark) {
 							loaded++
+							under = shellsFor(shells, !strings.HasPrefix(c.Name, "testdata/"), event)
 						}
-						// The pod's random names differ between two
-						// compilations; compare through normalisation.
-						envA = renameRandom(envA, &a, b)
-						setA = renameRandom(setA, &a, b)
-						if envA != envB {
-							t.Errorf("%s: pipeline %q step %q: environment differs\n%s", event, a.Pipeline, s.Name, lineDiff(envB, envA))
-						}
-						if setA != setB {
-							t.Errorf("%s: pipeline %q step %q: shell variables differ\n%s", event, a.Pipeline, s.Name, lineDiff(setB, setA))
+						for _, sh := range under {
+							envA, setA := stepVariables(t, sh, workdir, sortedEnv(ca), a.Secret, files)
+							envB, setB := stepVariables(t, sh, workdir, sortedEnv(cb), b.Secret, nil)
+							// The pod's random names differ between two
+							// compilations; compare through normalisation.
+							envA = renameRandom(envA, &a, b)
+							setA = renameRandom(setA, &a, b)
+							if envA != envB {
+								t.Errorf("%s, %s: pipeline %q step %q: environment differs\n%s", sh.Name, event, a.Pipeline, s.Name, lineDiff(envB, envA))
+							}
+							if setA != setB {
+								t.Errorf("%s, %s: pipeline %q step %q: shell variables differ\n%s", sh.Name, event, a.Pipeline, s.Name, lineDiff(setB, setA))
+							}
 						}
 					}
 				}
@@ -323,6 +333,18 @@ func TestEnvFilesEquivalence(t *testing.T) {
 	if loaded == 0 {
 		t.Error("no step loaded an env file: the test proves nothing")
 	}
+}
+
+// shellsFor are the shells a step runs under in the e2e env tests:
+// every one for the project's own testdata, which holds the edge cases,
+// and for the corpus on push builds; the first present (dash, Debian's
+// /bin/sh) alone for the corpus on pull requests and tags, whose extra
+// runner variables are plain values. It keeps CI within its time.
+func shellsFor(shells []shelltest.Shell, corpus bool, event string) []shelltest.Shell {
+	if !corpus || event == runnertest.EventPush || len(shells) == 0 {
+		return shells
+	}
+	return shells[:1]
 }
 
 // renameRandom maps the converted pod's random names (pod, workspace

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -53,4 +54,45 @@ func Each(t *testing.T, f func(t *testing.T, sh Shell)) {
 			f(t, Shell{Name: s.name, Sh: sh})
 		})
 	}
+}
+
+// All returns the shells present on this machine, for tests that run
+// many steps under each; a missing shell is left out with one logged
+// line.
+func All(t testing.TB) []Shell {
+	t.Helper()
+	dir := t.TempDir()
+	var out []Shell
+	for _, s := range shells {
+		bin := ""
+		for _, p := range s.paths {
+			if _, err := exec.LookPath(p); err == nil {
+				bin = p
+				break
+			}
+		}
+		if bin == "" {
+			t.Logf("%s not installed (Debian package %s; .ci/run installs it): its runs are skipped", s.name, s.pkg)
+			continue
+		}
+		sh := filepath.Join(dir, s.name, "sh")
+		if err := os.MkdirAll(filepath.Dir(sh), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(bin, sh); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Shell{Name: s.name, Sh: sh})
+	}
+	return out
+}
+
+// Command is argv with every "/bin/sh" in it (the runner's command and
+// its script's pipe) replaced by sh.
+func (sh Shell) Command(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = strings.ReplaceAll(a, "/bin/sh", sh.Sh)
+	}
+	return out
 }
