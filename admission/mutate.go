@@ -99,6 +99,19 @@ type ContainerReport struct {
 	Moved     []string `json:"moved,omitempty"`
 	// Problem says why a container over the budget was left as it is.
 	Problem string `json:"problem,omitempty"`
+	// Status marks a container within the budget wrapped in the static
+	// loader only so that its plugin reads the runner's live status
+	// (godotenvUnreadable); with a Problem, it was not.
+	Status bool `json:"status,omitempty"`
+}
+
+// Warning is the line a container with a Problem gets in the API
+// response and the log.
+func (c ContainerReport) Warning(budget int) string {
+	if c.Status {
+		return fmt.Sprintf("container %s (step %q): plugins built with godotenv v1.5 cannot read the runner's live build status from /run/drone/env (annotation keys with \"/\" or \"-\"), and the static loader cannot bring it: %s", c.Container, c.Step, c.Problem)
+	}
+	return fmt.Sprintf("container %s (step %q) keeps %d env vars, over the budget of %d: %s", c.Container, c.Step, c.Before, budget, c.Problem)
 }
 
 // Report is what Mutate did.
@@ -140,8 +153,15 @@ func (r Report) String() string {
 		if c.Step != "" {
 			who = fmt.Sprintf("%s (step %q)", c.Container, c.Step)
 		}
-		if c.Problem != "" {
+		switch {
+		case c.Problem != "" && c.Status:
+			lines = append(lines, fmt.Sprintf("kept: %s: no live build status for godotenv v1.5 plugins: %s", who, c.Problem))
+			continue
+		case c.Problem != "":
 			lines = append(lines, fmt.Sprintf("kept: %s: %d env vars over the budget: %s", who, c.Before, c.Problem))
+			continue
+		case c.Status:
+			lines = append(lines, fmt.Sprintf("wrapped: %s: static loader for the live build status (%s)", who, c.Key))
 			continue
 		}
 		lines = append(lines, fmt.Sprintf("moved: %s: %d → %d env vars, %d to %s (%s loader): %s", who, c.Before, c.After, len(c.Moved), c.Key, c.Loader, strings.Join(c.Moved, " ")))
@@ -211,9 +231,15 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 	}
 
 	var plans []*plan
+	statusUnreadable := godotenvUnreadable(pod.Annotations)
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		if len(c.Env) <= o.Budget {
+			if statusUnreadable {
+				if p := statusPlan(pod, i, entrypoints, entrypointsErr, o); p != nil {
+					plans = append(plans, p)
+				}
+			}
 			continue
 		}
 		p := &plan{index: i, report: ContainerReport{Container: c.Name, Step: stepName(pod, i), Before: len(c.Env), After: len(c.Env)}}
@@ -357,6 +383,55 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 		out.Annotations[ReportAnnotation] = r.String()
 	}
 	return out, r
+}
+
+// godotenvUnreadable says whether godotenv v1.5, which many plugins use
+// to read the runner's live status from /run/drone/env, refuses the
+// file the kubelet makes of these annotations: it does when any key
+// holds a byte other than letters, digits, "_" and "." (ECI's
+// k8s.aliyun.com/... keys do).
+func godotenvUnreadable(annotations map[string]string) bool {
+	for k := range annotations {
+		for i := 0; i < len(k); i++ {
+			c := k[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.') {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// statusPlan wraps a container without a shell command, within the
+// budget, in the static loader with an empty env file, so that a plugin
+// built with godotenv v1.5 reads the runner's live status
+// (envfile.StatusKeys), which the loader sets from /run/drone/env as
+// godotenv.Overload would have. Nil for containers with a command (the
+// runner's script), the clone and images with a shell (services such as
+// redis), which read no status through godotenv.
+func statusPlan(pod *corev1.Pod, i int, entrypoints map[string]Entrypoint, entrypointsErr string, o Options) *plan {
+	c := &pod.Spec.Containers[i]
+	step := stepName(pod, i)
+	e, ok := entrypoints[step]
+	if len(c.Command) != 0 || step == CloneStep || step == "" || ok && e.Shell {
+		return nil
+	}
+	p := &plan{index: i, report: ContainerReport{Container: c.Name, Step: step, Before: len(c.Env), After: len(c.Env), Status: true}}
+	switch {
+	case entrypointsErr != "":
+		p.report.Problem = entrypointsErr
+	case !ok || len(e.Entrypoint) == 0:
+		p.report.Problem = "the converter recorded no entrypoint for this step's image"
+	case o.LoaderImage == "":
+		p.report.Problem = "no loader image is configured (DRONE_ECI_WEBHOOK_LOADER_IMAGE)"
+	default:
+		p.report.Loader = "static"
+		p.static = &e
+		p.moved = map[string]bool{}
+		p.content = envfile.AnnotationScript(nil)
+		p.report.Key = envfile.Key(p.content)
+	}
+	return p
 }
 
 // stepName is the step a container runs: its DRONE_STEP_NAME, or
