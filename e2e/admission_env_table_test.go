@@ -198,3 +198,87 @@ func buildStaticLoader(t *testing.T) string {
 	}
 	return out
 }
+
+// TestAdmissionLiveStatus: a plugin built on godotenv v1.5.1 (the
+// stand-in cmd/eci-env-loader/internal/godotenvplugin: Overload of the
+// runner's file, then DRONE_BUILD_STATUS), started through the command
+// the webhook gives its container in a converted runner pod, with the
+// downward-API file in the kubelet's format holding the pod's
+// annotations and the runner's status keys at "failure", prints
+// "failure": with its env within the budget (wrapped for the status
+// alone) and over it (variables moved).
+func TestAdmissionLiveStatus(t *testing.T) {
+	cfg := config.Default()
+	cfg.Webhook.RecordEntrypoints = true
+	yml := "kind: pipeline\ntype: kubernetes\nname: status\nsteps:\n- name: test\n  image: alpine:3.20\n  commands: [\"false\"]\n- name: notify\n  image: plugins/slack:1.4.1\n  settings: {webhook: x}\n  when: {status: [success, failure]}\n"
+	result, err := plugin.NewConverter(cfg).Convert(plugin.Input{Config: []byte(yml), Repo: "octo/hello-world", OptInAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := runnertest.Compile(result.Config, runnertest.Options{})
+	if err != nil || len(results) != 1 {
+		t.Fatalf("compile: %v", err)
+	}
+	res := results[0]
+	loader := buildStaticLoader(t)
+	standin := filepath.Join(t.TempDir(), "plugin")
+	build := exec.Command("go", "build", "-o", standin, "../cmd/eci-env-loader/internal/godotenvplugin")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build plugin: %v\n%s", err, out)
+	}
+	for _, c := range []struct {
+		name   string
+		budget int
+	}{{"within the budget", 200}, {"over the budget", 60}} {
+		o := admission.DefaultOptions()
+		o.LoaderImage = "drone-convert-eci:test"
+		o.Budget = c.budget
+		mutated, rep, _ := review(t, res.Pod, o)
+		var notify *corev1.Container
+		for i := range mutated.Spec.Containers {
+			if stepName(mutated.Spec.Containers[i]) == "notify" {
+				notify = &mutated.Spec.Containers[i]
+			}
+		}
+		if notify == nil || len(notify.Command) == 0 || notify.Command[0] != admission.LoaderPath {
+			t.Fatalf("%s: the plugin container is not on the static loader: %s", c.name, rep)
+		}
+		// The runner, when it starts the step, writes the live status
+		// as annotations; the kubelet rewrites the file.
+		annotations := map[string]string{}
+		for k, v := range mutated.Annotations {
+			annotations[k] = v
+		}
+		for _, k := range envfile.StatusKeys {
+			annotations[k] = "failure"
+		}
+		downward := filepath.Join(t.TempDir(), "env")
+		if err := os.WriteFile(downward, []byte(downwardFile(annotations)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		env := containerEnv(notify, res.Secret)
+		args := argv(notify, env)
+		dash := slices.Index(args, "--")
+		// The loader and the plugin read the file at its test path; the
+		// plugin stands in for the recorded entrypoint.
+		run := append(append([]string{loader}, args[1:dash]...), "--file", downward, "--", standin, downward)
+		cmd := exec.Command(run[0], run[1:]...)
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", c.name, err, stderr.String())
+		}
+		if got := strings.TrimSpace(string(out)); got != "DRONE_BUILD_STATUS=failure" {
+			t.Errorf("%s: the plugin printed %q (%s)", c.name, got, stderr.String())
+		}
+		// Alone, on the same file, it sees the pod's creation status.
+		alone := exec.Command(standin, downward)
+		alone.Env = env
+		if out, _ := alone.Output(); strings.TrimSpace(string(out)) == "DRONE_BUILD_STATUS=failure" {
+			t.Errorf("%s: the plugin alone read the live status: the test proves nothing", c.name)
+		}
+	}
+}
