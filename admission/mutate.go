@@ -94,21 +94,48 @@ var LegacyAliases = []string{
 	"CI_REPO_NAME", "CI_REPO_PRIVATE", "CI_REPO_REMOTE",
 }
 
+// legacyTwin is the DRONE_* variable each alias copies, as runner-go
+// v1.12.0 sets both from one field (environ.go: Repo and Build).
+var legacyTwin = map[string]string{
+	"CI_BUILD_CREATED": "DRONE_BUILD_CREATED", "CI_BUILD_EVENT": "DRONE_BUILD_EVENT",
+	"CI_BUILD_FINISHED": "DRONE_BUILD_FINISHED", "CI_BUILD_LINK": "DRONE_COMMIT_LINK",
+	"CI_BUILD_NUMBER": "DRONE_BUILD_NUMBER", "CI_BUILD_STARTED": "DRONE_BUILD_STARTED",
+	"CI_BUILD_STATUS": "DRONE_BUILD_STATUS", "CI_BUILD_TARGET": "DRONE_DEPLOY_TO",
+	"CI_COMMIT_AUTHOR": "DRONE_COMMIT_AUTHOR", "CI_COMMIT_AUTHOR_AVATAR": "DRONE_COMMIT_AUTHOR_AVATAR",
+	"CI_COMMIT_AUTHOR_EMAIL": "DRONE_COMMIT_AUTHOR_EMAIL", "CI_COMMIT_AUTHOR_NAME": "DRONE_COMMIT_AUTHOR_NAME",
+	"CI_COMMIT_BRANCH": "DRONE_COMMIT_BRANCH", "CI_COMMIT_MESSAGE": "DRONE_COMMIT_MESSAGE",
+	"CI_COMMIT_REF": "DRONE_COMMIT_REF", "CI_COMMIT_SHA": "DRONE_COMMIT_SHA",
+	"CI_PARENT_BUILD_NUMBER": "DRONE_BUILD_PARENT", "CI_REMOTE_URL": "DRONE_REMOTE_URL",
+	"CI_REPO": "DRONE_REPO", "CI_REPO_LINK": "DRONE_REPO_LINK", "CI_REPO_NAME": "DRONE_REPO",
+	"CI_REPO_PRIVATE": "DRONE_REPO_PRIVATE", "CI_REPO_REMOTE": "DRONE_REMOTE_URL",
+}
+
 // legacyToDrop names the fewest legacy aliases, in LegacyAliases order,
 // whose removal brings c within budget; nil when removing them all
-// would not.
+// would not. Only a true copy goes: a plain value, set once, equal to
+// its DRONE_* twin's plain value. An alias the author set in the YAML
+// (a different value, or a secret) is theirs and stays.
 func legacyToDrop(c *corev1.Container, budget int) []string {
 	over := len(c.Env) - budget
-	present := map[string]bool{}
+	count := map[string]int{}
+	plain := map[string]string{}
 	for _, e := range c.Env {
-		present[e.Name] = true
+		count[e.Name]++
+		if e.ValueFrom == nil {
+			plain[e.Name] = e.Value
+		}
+	}
+	copyOfTwin := func(alias string) bool {
+		v, ok := plain[alias]
+		tv, tok := plain[legacyTwin[alias]]
+		return ok && tok && count[alias] == 1 && count[legacyTwin[alias]] == 1 && v == tv
 	}
 	var names []string
 	for _, n := range LegacyAliases {
 		if len(names) == over {
 			break
 		}
-		if present[n] {
+		if copyOfTwin(n) {
 			names = append(names, n)
 		}
 	}

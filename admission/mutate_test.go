@@ -382,8 +382,13 @@ func TestUnknownImagesDropLegacy(t *testing.T) {
 	// legacy aliases, CI itself, and padding to a given size.
 	unknown := func(name string, n int) corev1.Container {
 		env := []corev1.EnvVar{{Name: "DRONE_STEP_NAME", Value: name}, {Name: "CI", Value: "true"}}
+		twins := map[string]bool{}
 		for _, a := range LegacyAliases {
-			env = append(env, corev1.EnvVar{Name: a, Value: "v"})
+			env = append(env, corev1.EnvVar{Name: a, Value: "v-" + legacyTwin[a]})
+			if !twins[legacyTwin[a]] {
+				twins[legacyTwin[a]] = true
+				env = append(env, corev1.EnvVar{Name: legacyTwin[a], Value: "v-" + legacyTwin[a]})
+			}
 		}
 		for i := 0; len(env) < n; i++ {
 			env = append(env, corev1.EnvVar{Name: fmt.Sprintf("DRONE_X_%03d", i), Value: "v"})
@@ -396,16 +401,25 @@ func TestUnknownImagesDropLegacy(t *testing.T) {
 		env     int
 		dropped []string
 		problem bool
+		author  corev1.EnvVar // replaces the runner's alias of that name
 	}{
 		{name: "keep leaves it over the budget", mode: "keep", env: 95, problem: true},
 		{name: "drop-legacy drops the fewest aliases", mode: "drop-legacy", env: 95, dropped: LegacyAliases[:3]},
 		{name: "drop-legacy up to every alias", mode: "drop-legacy", env: 92 + len(LegacyAliases), dropped: LegacyAliases},
 		{name: "drop-legacy keeps a container the aliases cannot save", mode: "drop-legacy", env: 93 + len(LegacyAliases), problem: true},
+		{name: "an alias the author set differently is theirs", mode: "drop-legacy", env: 95, author: corev1.EnvVar{Name: "CI_BUILD_CREATED", Value: "mine"}, dropped: LegacyAliases[1:4]},
+		{name: "an alias from a secret is theirs", mode: "drop-legacy", env: 95, author: droneSecretRef("CI_BUILD_EVENT"), dropped: []string{"CI_BUILD_CREATED", "CI_BUILD_FINISHED", "CI_BUILD_LINK"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := testOptions()
 			o.UnknownImages = tc.mode
-			pod := runnerPod(unknown("scan", tc.env))
+			ctr := unknown("scan", tc.env)
+			for i := range ctr.Env {
+				if tc.author.Name != "" && ctr.Env[i].Name == tc.author.Name {
+					ctr.Env[i] = tc.author
+				}
+			}
+			pod := runnerPod(ctr)
 			out, r := Mutate(pod, o)
 			if len(r.Containers) != 1 {
 				t.Fatalf("report %+v", r)

@@ -640,9 +640,11 @@ func TestDefaultsMatchTheService(t *testing.T) {
 	got := loadFromDeployment(t, d)
 	want := config.Default()
 	want.Secret = got.Secret
-	// The one chosen difference: a deployment asks registries, the
-	// code's default keeps the local dry run and the tests offline.
+	// The chosen differences: a deployment asks registries (the code's
+	// default keeps the local dry run and the tests offline), and only
+	// ACR's and the public ones unless the operator adds theirs.
 	want.Registry.Lookup = true
+	want.Registry.Allow = []string{"*.aliyuncs.com", "docker.io", "ghcr.io", "quay.io", "gcr.io", "*.gcr.io", "*.pkg.dev", "public.ecr.aws", "registry.k8s.io"}
 	diffSettings(t, "", reflect.ValueOf(&got).Elem(), reflect.ValueOf(&want).Elem())
 }
 

@@ -257,6 +257,11 @@ func (c Config) Validate() error {
 	if err := c.Registry.validate(); err != nil {
 		return err
 	}
+	if c.Registry.Lookup && c.Registry.Timeout*2 > c.ConvertTimeout {
+		// Lookups wait inside the conversion's own deadline; past half
+		// of it a slow registry would leave too little for the rest.
+		return fmt.Errorf("DRONE_ECI_REGISTRY_TIMEOUT: %s is more than half of DRONE_ECI_CONVERT_TIMEOUT (%s)", c.Registry.Timeout, c.ConvertTimeout)
+	}
 	return c.Images.validate()
 }
 

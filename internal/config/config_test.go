@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoad(t *testing.T) {
@@ -73,5 +74,30 @@ func TestServeSecret(t *testing.T) {
 	c.Secret = "s3cret"
 	if secret, bind, _ := c.ServeSecret(); secret != "s3cret" || bind != ":3000" {
 		t.Fatalf("real secret: got %q %q", secret, bind)
+	}
+}
+
+func TestRegistrySettings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+		want string
+	}{
+		{"pin mode", func(c *Config) { c.Registry.PinDigests = "some" }, "DRONE_ECI_PIN_DIGESTS"},
+		{"timeout", func(c *Config) { c.Registry.Timeout = 0 }, "DRONE_ECI_REGISTRY_TIMEOUT"},
+		{"timeout past the conversion's", func(c *Config) { c.Registry.Lookup = true; c.Registry.Timeout = 30 * time.Second }, "more than half of DRONE_ECI_CONVERT_TIMEOUT"},
+		{"tag ttl", func(c *Config) { c.Registry.TagTTL = -1 }, "DRONE_ECI_REGISTRY_TAG_TTL"},
+		{"allow glob", func(c *Config) { c.Registry.Allow = []string{"[bad"} }, "DRONE_ECI_REGISTRY_ALLOW"},
+		{"insecure host", func(c *Config) { c.Registry.Insecure = []string{"http://x"} }, "DRONE_ECI_REGISTRY_INSECURE"},
+		{"unknown images", func(c *Config) { c.Webhook.UnknownImages = "drop" }, "DRONE_ECI_WEBHOOK_UNKNOWN_IMAGES"},
+	} {
+		cfg := Default()
+		tc.set(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.want)
+		}
+	}
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
