@@ -251,6 +251,12 @@ func TestDefaultValues(t *testing.T) {
 	if d.Spec.Template.Annotations["checksum/secret"] == "" {
 		t.Error("pods do not roll when the chart-managed secret changes")
 	}
+	// A preStop sleep action needs Kubernetes 1.30 and the image has no
+	// shell for an exec sleep; the chart claims older versions, so the
+	// service drains by itself (DRONE_ECI_SHUTDOWN_DRAIN) instead.
+	if l := d.Spec.Template.Spec.Containers[0].Lifecycle; l != nil {
+		t.Errorf("default lifecycle %+v: a hook that works on every Kubernetes version the chart claims, or none", l)
+	}
 }
 
 func TestFullValues(t *testing.T) {
@@ -345,9 +351,15 @@ func checkConsistent(t *testing.T, objs []object) {
 	if ports["http"] != int32(wantPort) {
 		t.Errorf("container port http %d, DRONE_BIND %q", ports["http"], bind)
 	}
-	for name, probe := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
-		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != "/healthz" || probe.HTTPGet.Port.String() != "http" {
-			t.Errorf("%s probe %+v, want GET /healthz on port http", name, probe)
+	// Readiness is /readyz, which fails on SIGTERM and covers the
+	// webhook listener; liveness stays on /healthz, so draining never
+	// gets the container restarted.
+	for _, probe := range []struct {
+		name, path string
+		probe      *corev1.Probe
+	}{{"liveness", "/healthz", c.LivenessProbe}, {"readiness", "/readyz", c.ReadinessProbe}} {
+		if probe.probe == nil || probe.probe.HTTPGet == nil || probe.probe.HTTPGet.Path != probe.path || probe.probe.HTTPGet.Port.String() != "http" {
+			t.Errorf("%s probe %+v, want GET %s on port http", probe.name, probe.probe, probe.path)
 		}
 	}
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() ||
@@ -376,14 +388,18 @@ func checkConsistent(t *testing.T, objs []object) {
 		t.Error("pod seccomp profile must be RuntimeDefault")
 	}
 
-	// The kubelet waits for the service's own drain on SIGTERM.
+	// The kubelet waits for the service's own drain on SIGTERM, and the
+	// drain waits for the longest conversion.
 	cfg := loadFromDeployment(t, d)
-	wait := cfg.ShutdownGrace
+	if cfg.ShutdownDrain <= 0 || cfg.ShutdownGrace < cfg.ConvertTimeout {
+		t.Errorf("DRONE_ECI_SHUTDOWN_DRAIN %s, DRONE_ECI_SHUTDOWN_GRACE %s, DRONE_ECI_CONVERT_TIMEOUT %s: want a drain, and a grace covering a conversion", cfg.ShutdownDrain, cfg.ShutdownGrace, cfg.ConvertTimeout)
+	}
+	wait := cfg.ShutdownDrain + cfg.ShutdownGrace
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
 		wait += time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
 	}
 	if grace := pod.Spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second <= wait {
-		t.Errorf("terminationGracePeriodSeconds %v does not exceed DRONE_ECI_SHUTDOWN_GRACE plus preStop (%s): the kubelet kills in-flight conversions", grace, wait)
+		t.Errorf("terminationGracePeriodSeconds %v does not exceed DRONE_ECI_SHUTDOWN_DRAIN + DRONE_ECI_SHUTDOWN_GRACE (%s): the kubelet kills in-flight conversions", grace, wait)
 	}
 
 	// Mounts name volumes that exist.
