@@ -50,6 +50,12 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "negative drain", env: map[string]string{"DRONE_ECI_SHUTDOWN_DRAIN": "-1s"}, want: "DRONE_ECI_SHUTDOWN_DRAIN: must not be negative"},
+		{name: "loader pull secret", env: map[string]string{"DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET": "acr-pull"}, check: func(t *testing.T, c Config) {
+			if c.Webhook.LoaderPullSecret != "acr-pull" {
+				t.Errorf("loader pull secret %q", c.Webhook.LoaderPullSecret)
+			}
+		}},
+		{name: "bad loader pull secret", env: map[string]string{"DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET": "ACR Pull"}, want: "DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET: \"ACR Pull\" is not a Secret name"},
 		{name: "not a number", env: map[string]string{"DRONE_ECI_MAX_DEPTH": "deep"}, want: "DRONE_ECI_MAX_DEPTH"},
 	}
 	for _, tt := range tests {
