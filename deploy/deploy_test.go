@@ -140,6 +140,9 @@ func decodeAll(t *testing.T, source string, data []byte) []object {
 		}
 		gvk := schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)
 		obj, err := scheme.Scheme.New(gvk)
+		if gvk == serviceMonitorKind {
+			obj, err = &serviceMonitor{}, nil
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
@@ -569,6 +572,7 @@ func TestChartRefuses(t *testing.T) {
 		{"registry rbac the service does not use", secretValue + "pipelineNamespaces: [default]\nrbac:\n  registry:\n    enabled: true\n", "DRONE_ECI_ENV_IN_CLUSTER"},
 		{"webhook without namespaces", secretValue + "webhook:\n  enabled: true\n  tls:\n    secretName: tls\n", "pipelineNamespaces"},
 		{"webhook without TLS", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n", "webhook.tls.secretName"},
+		{"network policy shutting the Drone server out", secretValue + "networkPolicy:\n  enabled: true\n", "networkPolicy.droneServer"},
 		{"no service account", secretValue + "serviceAccount:\n  create: false\n", "serviceAccount.name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
