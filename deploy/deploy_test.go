@@ -564,7 +564,7 @@ func TestChartRefuses(t *testing.T) {
 		name, set, want string
 	}{
 		{"no secret", "", "secret.value"},
-		{"two secrets", "secret:\n  value: x\n  existingSecret: y\n", "not both"},
+		{"two secrets", "secret:\n  value: x\n  existingSecret: other\n", "not both"},
 		{"loopback bind", secretValue + "env:\n  DRONE_BIND: 127.0.0.1:3000\n", "env.DRONE_BIND"},
 		{"rbac without namespaces", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\nrbac:\n  secrets:\n    enabled: true\n", "pipelineNamespaces"},
 		{"rbac the service does not use", secretValue + "pipelineNamespaces: [default]\nrbac:\n  secrets:\n    enabled: true\n", "DRONE_ECI_ENV_IN_CLUSTER"},
@@ -573,6 +573,13 @@ func TestChartRefuses(t *testing.T) {
 		{"webhook without namespaces", secretValue + "webhook:\n  enabled: true\n  tls:\n    secretName: tls\n", "pipelineNamespaces"},
 		{"webhook without TLS", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n", "webhook.tls.secretName"},
 		{"network policy shutting the Drone server out", secretValue + "networkPolicy:\n  enabled: true\n", "networkPolicy.droneServer"},
+		// values.schema.json
+		{"misspelt value", secretValue + "replicaCout: 3\n", "replicaCout"},
+		{"not a quantity", secretValue + "resources:\n  limits:\n    memory: lots\n", "resources.limits.memory"},
+		{"unknown setting", secretValue + "env:\n  DRONE_ECI_MAX_DEPHT: 3\n", "DRONE_ECI_MAX_DEPHT"},
+		{"not a number", secretValue + "env:\n  DRONE_ECI_MAX_DEPTH: deep\n", "env.DRONE_ECI_MAX_DEPTH"},
+		{"not a duration", secretValue + "env:\n  DRONE_ECI_QUEUE_TIMEOUT: 10\n", "env.DRONE_ECI_QUEUE_TIMEOUT"},
+		{"not a switch", secretValue + "webhook:\n  enabled: yes please\n", "webhook.enabled"},
 		{"no service account", secretValue + "serviceAccount:\n  create: false\n", "serviceAccount.name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
