@@ -747,7 +747,16 @@ var plainRenders = []struct {
 		note: "# The Secret env carrier's access: apply it with, in ../deployment.yaml and\n# ../serviceaccount.yaml, automountServiceAccountToken: true and\n# DRONE_ECI_ENV_IN_CLUSTER \"true\" (the chart's rbac.secrets.enabled does all three).\n",
 		keep: map[string]string{"rbac.yaml": "rbac-secrets.yaml"},
 	},
+	{
+		dir:  filepath.Join(plainDir, "optional", "webhook"),
+		set:  "secret:\n  existingSecret: " + plainSecret + "\nenv:\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines]\nwebhook:\n  enabled: true\n  tls:\n    secretName: " + plainWebhookTLS + "\n",
+		note: "# The admission webhook (README \"Admission webhook\"). deployment.yaml and\n# service.yaml replace ../../deployment.yaml and ../../service.yaml (the same\n# objects plus the webhook's port, settings and TLS volume: edit its image and\n# DRONE_ECI_WEBHOOK_LOADER_IMAGE to the one you pushed); webhook.yaml adds the\n# MutatingWebhookConfiguration. Before applying this folder, create the\n# kubernetes.io/tls Secret " + plainWebhookTLS + " in namespace drone for\n# drone-convert-eci.drone.svc, and set caBundle in webhook.yaml (base64 PEM of its\n# CA) or let cert-manager inject it (annotation cert-manager.io/inject-ca-from).\n",
+		keep: map[string]string{"deployment.yaml": "deployment.yaml", "service.yaml": "service.yaml", "webhook.yaml": "webhook.yaml"},
+	},
 }
+
+// The webhook's TLS Secret the plain webhook manifests expect.
+const plainWebhookTLS = "drone-convert-eci-webhook-tls"
 
 const plainHeader = "# Generated from deploy/helm/drone-convert-eci by `go test ./deploy -update`:\n# change the chart, not this file.\n"
 
@@ -785,8 +794,9 @@ func TestPlainManifests(t *testing.T) {
 
 	// Every plain manifest, generated or written by hand, decodes
 	// strictly, and together they are a consistent installation.
-	var all []object
-	for _, dir := range []string{plainDir, filepath.Join(plainDir, "optional")} {
+	var all, withWebhook []object
+	webhookDir := filepath.Join(plainDir, "optional", "webhook")
+	for _, dir := range []string{plainDir, filepath.Join(plainDir, "optional"), webhookDir} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 		if len(files) == 0 {
 			t.Fatalf("no manifests in %s", dir)
@@ -807,6 +817,9 @@ func TestPlainManifests(t *testing.T) {
 			if dir == plainDir {
 				all = append(all, objs...)
 			}
+			if dir == webhookDir {
+				withWebhook = append(withWebhook, objs...)
+			}
 		}
 	}
 	ns := one[*corev1.Namespace](t, all)
@@ -814,6 +827,9 @@ func TestPlainManifests(t *testing.T) {
 		t.Errorf("namespace %s labels %v: want %s enforcing the restricted Pod Security Standard", ns.Name, ns.Labels, namespace)
 	}
 	checkConsistent(t, all)
+	// The webhook folder replaces the base Deployment and Service.
+	checkConsistent(t, withWebhook)
+	one[*admissionv1.MutatingWebhookConfiguration](t, withWebhook)
 	for _, o := range all {
 		if d, ok := o.obj.(*appsv1.Deployment); ok {
 			for _, e := range d.Spec.Template.Spec.Containers[0].Env {

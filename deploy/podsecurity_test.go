@@ -25,7 +25,7 @@ func TestPodSecurity(t *testing.T) {
 		t.Fatal(err)
 	}
 	var all []object
-	for _, pattern := range []string{plainDir + "/*.yaml", plainDir + "/optional/*.yaml", "examples/*.yaml"} {
+	for _, pattern := range []string{plainDir + "/*.yaml", plainDir + "/optional/*.yaml", plainDir + "/optional/webhook/*.yaml", "examples/*.yaml"} {
 		files, _ := filepath.Glob(pattern)
 		if len(files) == 0 {
 			t.Fatalf("no manifests match %s", pattern)
