@@ -573,6 +573,9 @@ func TestChartRefuses(t *testing.T) {
 		{"webhook without namespaces", secretValue + "webhook:\n  enabled: true\n  tls:\n    secretName: tls\n", "pipelineNamespaces"},
 		{"webhook without TLS", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n", "webhook.tls.secretName"},
 		{"network policy shutting the Drone server out", secretValue + "networkPolicy:\n  enabled: true\n", "networkPolicy.droneServer"},
+		{"Secret access in kube-system", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines, kube-system]\nrbac:\n  secrets:\n    enabled: true\n", `pipelineNamespaces: "kube-system"`},
+		{"Secret access in the release's namespace", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines, " + namespace + "]\nrbac:\n  secrets:\n    enabled: true\n", `pipelineNamespaces: "` + namespace + `"`},
+		{"registry Secret access in kube-system", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [kube-system]\nrbac:\n  registry:\n    enabled: true\n", "rbac.allowSensitiveNamespaces"},
 		// values.schema.json
 		{"misspelt value", secretValue + "replicaCout: 3\n", "replicaCout"},
 		{"not a quantity", secretValue + "resources:\n  limits:\n    memory: lots\n", "resources.limits.memory"},
@@ -890,4 +893,20 @@ func TestExamples(t *testing.T) {
 			t.Errorf("examples/drone-server.env does not mention %s", strings.TrimSuffix(name, "="))
 		}
 	}
+}
+
+// TestSensitiveNamespacesForced: rbac.allowSensitiveNamespaces lets an
+// operator who means it grant Secret access in kube-system and the
+// release's own namespace; the webhook alone (no Secret access) never
+// needed it.
+func TestSensitiveNamespacesForced(t *testing.T) {
+	objs := manifests(t, mustRender(t, secretValue+"env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: kube-system\npipelineNamespaces: [kube-system, "+namespace+"]\nrbac:\n  allowSensitiveNamespaces: true\n  secrets:\n    enabled: true\n"))
+	var got []string
+	for _, r := range find[*rbacv1.Role](objs) {
+		got = append(got, r.Namespace)
+	}
+	if !reflect.DeepEqual(got, []string{"kube-system", namespace}) {
+		t.Errorf("forced: Roles in %v", got)
+	}
+	mustRender(t, secretValue+"pipelineNamespaces: ["+namespace+"]\nwebhook:\n  enabled: true\n  tls:\n    secretName: tls\n")
 }
