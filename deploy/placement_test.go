@@ -34,7 +34,7 @@ func TestPlacement(t *testing.T) {
 		{
 			name:  "full values: anti-affinity kept, zone spread added",
 			files: []string{fullValues}, antiAffine: true,
-			terms: [][]corev1.NodeSelectorRequirement{{{Key: "topology.kubernetes.io/zone", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"cn-hangzhou-h"}}}, {notVirtual}},
+			terms:   [][]corev1.NodeSelectorRequirement{{{Key: "topology.kubernetes.io/zone", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"cn-hangzhou-h"}}}, {notVirtual}},
 			spreads: []string{"kubernetes.io/hostname", "topology.kubernetes.io/zone"},
 		},
 		{
