@@ -34,7 +34,7 @@ func TestServeShutsDownWithoutAGap(t *testing.T) {
 	dir := t.TempDir()
 	writeCert(t, dir)
 	convertAddr, hookAddr := freePort(t), freePort(t)
-	const drain = 800 * time.Millisecond
+	const drain = 1500 * time.Millisecond
 	for k, v := range map[string]string{
 		"DRONE_SECRET": "s3cret", "DRONE_BIND": convertAddr,
 		"DRONE_ECI_WEBHOOK_ENABLED": "true", "DRONE_ECI_WEBHOOK_BIND": hookAddr,
@@ -73,7 +73,7 @@ func TestServeShutsDownWithoutAGap(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for time.Since(signalled) < drain-150*time.Millisecond {
+	for time.Since(signalled) < drain-500*time.Millisecond {
 		if code := status("http://" + convertAddr + "/healthz"); code != http.StatusOK {
 			t.Fatalf("conversion listener answered %d during the drain", code)
 		}
