@@ -68,6 +68,10 @@ type Options struct {
 	// LoaderImage is the image holding LoaderInImage (the service's own
 	// image); empty leaves containers without a shell as they are.
 	LoaderImage string
+	// LoaderPullSecret names a Secret (in the pod's namespace) added to
+	// the pod's imagePullSecrets along with the loader's init container,
+	// for a LoaderImage in a private registry; empty adds none.
+	LoaderPullSecret string
 	// MaxContainers and MaxVolumes are ECI's per-pod limits (20, 20):
 	// the loader's init container and volume are added only within them.
 	MaxContainers int
@@ -463,6 +467,9 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 			ImagePullPolicy: corev1.PullIfNotPresent,
 			VolumeMounts:    []corev1.VolumeMount{{Name: LoaderVolume, MountPath: LoaderDir}},
 		})
+		if o.LoaderPullSecret != "" && !slices.ContainsFunc(out.Spec.ImagePullSecrets, func(r corev1.LocalObjectReference) bool { return r.Name == o.LoaderPullSecret }) {
+			out.Spec.ImagePullSecrets = append(out.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: o.LoaderPullSecret})
+		}
 	}
 	if len(r.Containers) > 0 {
 		if out.Annotations == nil {

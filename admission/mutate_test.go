@@ -455,3 +455,49 @@ func TestUnknownImagesDropLegacy(t *testing.T) {
 		})
 	}
 }
+
+// The loader's pull secret goes with its init container, once, after
+// the runner's own pull secrets; a pod that gets no loader gets none.
+func TestLoaderPullSecret(t *testing.T) {
+	kaniko := map[string]Entrypoint{"publish": {Image: "plugins/kaniko:1.13.9", Entrypoint: []string{"/kaniko/kaniko-docker"}}}
+	for _, tc := range []struct {
+		name     string
+		secret   string
+		existing []string
+		static   bool
+		want     []string
+	}{
+		{name: "added with the loader", secret: "acr", static: true, want: []string{"acr"}},
+		{name: "after the runner's own", secret: "acr", existing: []string{"docker-auth"}, static: true, want: []string{"docker-auth", "acr"}},
+		{name: "not twice", secret: "acr", existing: []string{"acr"}, static: true, want: []string{"acr"}},
+		{name: "not without the loader", secret: "acr", existing: []string{"docker-auth"}, want: []string{"docker-auth"}},
+		{name: "none configured", static: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions()
+			o.LoaderPullSecret = tc.secret
+			step := commandStep("build", 100)
+			if tc.static {
+				step = pluginStep("publish", 100)
+			}
+			pod := withEntrypoints(runnerPod(step), kaniko)
+			for _, name := range tc.existing {
+				pod.Spec.ImagePullSecrets = append(pod.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: name})
+			}
+			out, _ := Mutate(pod, o)
+			if got := len(out.Spec.InitContainers) == 1; got != tc.static {
+				t.Fatalf("loader init container %v, want %v", got, tc.static)
+			}
+			var got []string
+			for _, r := range out.Spec.ImagePullSecrets {
+				got = append(got, r.Name)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("imagePullSecrets %v, want %v", got, tc.want)
+			}
+			if len(pod.Spec.ImagePullSecrets) != len(tc.existing) {
+				t.Error("the input pod was changed")
+			}
+		})
+	}
+}

@@ -39,6 +39,24 @@ func TestLoad(t *testing.T) {
 		{name: "bad operator", env: map[string]string{"DRONE_ECI_TOLERATION_OPERATOR": "Maybe"}, want: "DRONE_ECI_TOLERATION_OPERATOR"},
 		{name: "value with Exists", env: map[string]string{"DRONE_ECI_TOLERATION_VALUE": "x"}, want: "DRONE_ECI_TOLERATION_VALUE"},
 		{name: "zero limit", env: map[string]string{"DRONE_ECI_MAX_DEPTH": "0"}, want: "DRONE_ECI_MAX_DEPTH: must be positive"},
+		{name: "grace shorter than a conversion", env: map[string]string{"DRONE_ECI_SHUTDOWN_GRACE": "30s"}, want: "DRONE_ECI_SHUTDOWN_GRACE: 30s is shorter than DRONE_ECI_CONVERT_TIMEOUT (45s)"},
+		{name: "grace follows a shorter conversion timeout", env: map[string]string{"DRONE_ECI_SHUTDOWN_GRACE": "20s", "DRONE_ECI_CONVERT_TIMEOUT": "20s"}, check: func(t *testing.T, c Config) {
+			if c.ShutdownGrace != c.ConvertTimeout || c.ShutdownDrain != Default().ShutdownDrain {
+				t.Errorf("shutdown settings: %+v", c)
+			}
+		}},
+		{name: "default grace covers a conversion", check: func(t *testing.T, c Config) {
+			if c.ShutdownGrace < c.ConvertTimeout || c.ShutdownDrain <= 0 {
+				t.Errorf("default grace %s, conversion timeout %s, drain %s", c.ShutdownGrace, c.ConvertTimeout, c.ShutdownDrain)
+			}
+		}},
+		{name: "negative drain", env: map[string]string{"DRONE_ECI_SHUTDOWN_DRAIN": "-1s"}, want: "DRONE_ECI_SHUTDOWN_DRAIN: must not be negative"},
+		{name: "loader pull secret", env: map[string]string{"DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET": "acr-pull"}, check: func(t *testing.T, c Config) {
+			if c.Webhook.LoaderPullSecret != "acr-pull" {
+				t.Errorf("loader pull secret %q", c.Webhook.LoaderPullSecret)
+			}
+		}},
+		{name: "bad loader pull secret", env: map[string]string{"DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET": "ACR Pull"}, want: "DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET: \"ACR Pull\" is not a Secret name"},
 		{name: "not a number", env: map[string]string{"DRONE_ECI_MAX_DEPTH": "deep"}, want: "DRONE_ECI_MAX_DEPTH"},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
@@ -22,6 +25,10 @@ type Webhook struct {
 	// LoaderImage is the image holding /eci-env-loader (this service's
 	// own image); empty leaves containers without a shell as they are.
 	LoaderImage string `envconfig:"DRONE_ECI_WEBHOOK_LOADER_IMAGE"`
+	// LoaderPullSecret is a pull Secret for LoaderImage that the webhook
+	// adds to the pods it gives the loader; it must exist in each
+	// pipeline namespace.
+	LoaderPullSecret string `envconfig:"DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET"`
 	// RecordEntrypoints makes the converter record each plugin step's
 	// image entrypoint in the pipeline annotation the webhook reads.
 	RecordEntrypoints bool `envconfig:"DRONE_ECI_RECORD_ENTRYPOINTS"`
@@ -64,6 +71,11 @@ func (w Webhook) validate() error {
 	case "keep", "drop-legacy":
 	default:
 		return fmt.Errorf("DRONE_ECI_WEBHOOK_UNKNOWN_IMAGES: %q is neither keep nor drop-legacy", w.UnknownImages)
+	}
+	if w.LoaderPullSecret != "" {
+		if errs := validation.IsDNS1123Subdomain(w.LoaderPullSecret); len(errs) > 0 {
+			return fmt.Errorf("DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET: %q is not a Secret name: %s", w.LoaderPullSecret, strings.Join(errs, "; "))
+		}
 	}
 	_, err := w.EntrypointTable()
 	return err
