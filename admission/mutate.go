@@ -405,16 +405,19 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 		}
 		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return p.moved[e.Name] })
 		if p.exec != nil {
-			// sh -c 'LOADER; exec "$0" "$@"' ENTRYPOINT... CMD...: the
-			// container's own args (a YAML command) replace the CMD, as
-			// they would the image's. Under the placeholder image /bin/sh
-			// is its sleeper, which ignores its arguments.
+			// sh -c 'LOADER; STATUS; exec "$0" "$@"' ENTRYPOINT...
+			// CMD...: the container's own args (a YAML command) replace
+			// the CMD, as they would the image's. STATUS sets the
+			// runner's live status as the static loader does, for an
+			// entrypoint that reads it with godotenv. Under the
+			// placeholder image /bin/sh is its sleeper, which ignores its
+			// arguments.
 			args := c.Args
 			if len(args) == 0 {
 				args = escapeAll(p.exec.Cmd)
 			}
 			c.Command = []string{runnerShell, "-c"}
-			c.Args = append(append([]string{escape(envfile.AnnotationLoader(p.report.Key) + "\n" + execArgs)}, escapeAll(p.exec.Entrypoint)...), args...)
+			c.Args = append(append([]string{escape(envfile.AnnotationLoader(p.report.Key) + "\n" + envfile.StatusLoader() + "\n" + execArgs)}, escapeAll(p.exec.Entrypoint)...), args...)
 			continue
 		}
 		if p.static == nil {
