@@ -33,6 +33,7 @@ func admissionOptions(cfg config.Config) admission.Options {
 	o.NodeSelector = cfg.NodeSelector
 	o.LoaderImage = cfg.Webhook.LoaderImage
 	o.UnknownImages = cfg.Webhook.UnknownImages
+	o.LiveStatus = cfg.Webhook.LiveStatus
 	return o
 }
 
@@ -85,6 +86,9 @@ func startWebhook(cfg config.Config, log *logrus.Logger) (*http.Server, <-chan e
 	errs := make(chan error, 1)
 	go func() { errs <- srv.ListenAndServeTLS("", "") }()
 	log.Infof("drone-convert-eci admission webhook listening on %s (budget %d, loader image %q)", cfg.Webhook.Bind, o.Budget, o.LoaderImage)
+	if o.LiveStatus && o.LoaderImage == "" {
+		log.Warn("DRONE_ECI_WEBHOOK_LOADER_IMAGE is empty: plugin containers get no live build status on converted pods (one warning per pod; DRONE_ECI_WEBHOOK_LIVE_STATUS=false turns it off)")
+	}
 	return srv, errs, nil
 }
 
