@@ -84,6 +84,11 @@ type Options struct {
 	// "drop-legacy" (the runner's legacy CI_* aliases are removed when
 	// that brings it within the budget).
 	UnknownImages string
+	// LiveStatus wraps plugin containers within the budget in the static
+	// loader, on pods whose annotations godotenv v1.5 cannot read, for
+	// the runner's live build status (statusPlan). Off, they stay as
+	// they are: no init container or loader image pull for them.
+	LiveStatus bool
 }
 
 // LegacyAliases are the CI_* variables runner-go v1.12.0 sets
@@ -157,6 +162,7 @@ func DefaultOptions() Options {
 		MaxContainers:      20,
 		MaxVolumes:         20,
 		MaxAnnotationBytes: 256<<10 - 16<<10, // room for the runner's status annotations
+		LiveStatus:         true,
 	}
 }
 
@@ -194,6 +200,19 @@ type Report struct {
 	// Skipped says why the pod is not the webhook's; empty when it is.
 	Skipped    string            `json:"skipped,omitempty"`
 	Containers []ContainerReport `json:"containers,omitempty"`
+	// NoLoader are the containers statusPlan would have wrapped for the
+	// live build status had a loader image been configured: a setting
+	// of the service, not of the pod, so it is one line and one warning
+	// for the pod (StatusWarning) rather than a Problem per container.
+	NoLoader []string `json:"noLoader,omitempty"`
+}
+
+// StatusWarning is the pod's one warning for NoLoader; empty without.
+func (r Report) StatusWarning() string {
+	if len(r.NoLoader) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("no live build status for plugins built with godotenv v1.5 in containers %s: no loader image is configured (DRONE_ECI_WEBHOOK_LOADER_IMAGE; DRONE_ECI_WEBHOOK_LIVE_STATUS=false turns this off)", strings.Join(r.NoLoader, ", "))
 }
 
 // Changed says whether the pod was mutated.
@@ -244,6 +263,9 @@ func (r Report) String() string {
 			continue
 		}
 		lines = append(lines, fmt.Sprintf("moved: %s: %d → %d env vars, %d to %s (%s loader): %s", who, c.Before, c.After, len(c.Moved), c.Key, c.Loader, strings.Join(c.Moved, " ")))
+	}
+	if len(r.NoLoader) > 0 {
+		lines = append(lines, "kept: "+strings.Join(r.NoLoader, ", ")+": no live build status for godotenv v1.5 plugins: no loader image is configured")
 	}
 	if len(lines) == 0 {
 		return "every container within the budget"
@@ -316,8 +338,12 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		if len(c.Env) <= o.Budget {
-			if statusUnreadable {
-				if p := statusPlan(pod, i, entrypoints, entrypointsErr, o); p != nil {
+			if statusUnreadable && o.LiveStatus {
+				switch p := statusPlan(pod, i, entrypoints, entrypointsErr, o); {
+				case p == nil:
+				case o.LoaderImage == "":
+					r.NoLoader = append(r.NoLoader, p.report.Container)
+				default:
 					plans = append(plans, p)
 				}
 			}
@@ -436,16 +462,19 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 		}
 		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return p.moved[e.Name] })
 		if p.exec != nil {
-			// sh -c 'LOADER; exec "$0" "$@"' ENTRYPOINT... CMD...: the
-			// container's own args (a YAML command) replace the CMD, as
-			// they would the image's. Under the placeholder image /bin/sh
-			// is its sleeper, which ignores its arguments.
+			// sh -c 'LOADER; STATUS; exec "$0" "$@"' ENTRYPOINT...
+			// CMD...: the container's own args (a YAML command) replace
+			// the CMD, as they would the image's. STATUS sets the
+			// runner's live status as the static loader does, for an
+			// entrypoint that reads it with godotenv. Under the
+			// placeholder image /bin/sh is its sleeper, which ignores its
+			// arguments.
 			args := c.Args
 			if len(args) == 0 {
 				args = escapeAll(p.exec.Cmd)
 			}
 			c.Command = []string{runnerShell, "-c"}
-			c.Args = append(append([]string{escape(envfile.AnnotationLoader(p.report.Key) + "\n" + execArgs)}, escapeAll(p.exec.Entrypoint)...), args...)
+			c.Args = append(append([]string{escape(envfile.AnnotationLoader(p.report.Key) + "\n" + envfile.StatusLoader() + "\n" + execArgs)}, escapeAll(p.exec.Entrypoint)...), args...)
 			continue
 		}
 		if p.static == nil {
@@ -471,7 +500,7 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 			out.Spec.ImagePullSecrets = append(out.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: o.LoaderPullSecret})
 		}
 	}
-	if len(r.Containers) > 0 {
+	if len(r.Containers) > 0 || len(r.NoLoader) > 0 {
 		if out.Annotations == nil {
 			out.Annotations = map[string]string{}
 		}
@@ -506,7 +535,8 @@ func godotenvUnreadable(annotations map[string]string) bool {
 // (envfile.StatusKeys), which the loader sets from /run/drone/env as
 // godotenv.Overload would have. Nil for containers with a command (the
 // runner's script), the clone and images with a shell (services such as
-// redis), which read no status through godotenv.
+// redis), which read no status through godotenv. Without a loader image
+// the plan is only a name for Report.NoLoader.
 func statusPlan(pod *corev1.Pod, i int, entrypoints map[string]Entrypoint, entrypointsErr string, o Options) *plan {
 	c := &pod.Spec.Containers[i]
 	step := stepName(pod, i)

@@ -226,8 +226,9 @@ func hasVar(vars []envfile.Var, name string) bool {
 	return slices.ContainsFunc(vars, func(v envfile.Var) bool { return v.Name == name })
 }
 
-// A service whose image has a shell runs sh -c 'LOADER; exec "$0" "$@"'
-// ENTRYPOINT CMD, or ENTRYPOINT and its own args (a YAML command); the
+// A service whose image has a shell runs sh -c 'LOADER; STATUS; exec
+// "$0" "$@"' ENTRYPOINT CMD (STATUS: the runner's live status, as the
+// static loader sets it), or ENTRYPOINT and its own args (a YAML command); the
 // table's words are escaped for the kubelet's $(VAR) expansion, the
 // container's own args are not.
 func TestMutateServiceShell(t *testing.T) {
@@ -248,7 +249,7 @@ func TestMutateServiceShell(t *testing.T) {
 		if !slices.Equal(got.Command, []string{"/bin/sh", "-c"}) || len(got.Args) < 1 || !slices.Equal(got.Args[1:], tc.want) {
 			t.Errorf("command %q args %q, want /bin/sh -c SCRIPT %q", got.Command, got.Args, tc.want)
 		}
-		if !strings.HasSuffix(got.Args[0], "\n"+`exec "$$0" "$$@"`) || !strings.Contains(got.Args[0], r.Containers[0].Key) {
+		if got.Args[0] != escape(envfile.AnnotationLoader(r.Containers[0].Key)+"\n"+envfile.StatusLoader()+"\n"+`exec "$0" "$@"`) {
 			t.Errorf("script %q", got.Args[0])
 		}
 	}

@@ -36,6 +36,9 @@ func Review(req *admissionv1.AdmissionRequest, o Options) (*admissionv1.Admissio
 			resp.Warnings = append(resp.Warnings, "drone-convert-eci: "+p.Warning(o.Budget))
 		}
 	}
+	if w := r.StatusWarning(); w != "" {
+		resp.Warnings = append(resp.Warnings, "drone-convert-eci: "+w)
+	}
 	for _, c := range r.Containers {
 		if len(c.Dropped) > 0 {
 			resp.Warnings = append(resp.Warnings, fmt.Sprintf("drone-convert-eci: container %s (step %q): its entrypoint is unknown, so %d legacy CI_* aliases of DRONE_* variables were removed to fit the budget of %d: %s", c.Container, c.Step, len(c.Dropped), o.Budget, strings.Join(c.Dropped, " ")))

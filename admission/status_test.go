@@ -1,11 +1,15 @@
 package admission
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
 )
@@ -78,5 +82,68 @@ func TestStatusWrap(t *testing.T) {
 	out, r = Mutate(full, o)
 	if len(out.Spec.InitContainers) != 0 || len(out.Spec.Containers[3].Command) != 0 || len(r.Problems()) != 2 {
 		t.Errorf("a full pod: init %d, notify %q, problems %+v", len(out.Spec.InitContainers), out.Spec.Containers[3].Command, r.Problems())
+	}
+}
+
+// Without a loader image, the plugin containers a pod would have had
+// wrapped for the live status are named once for the pod (one line of
+// the report, one warning), not once each; with DRONE_ECI_WEBHOOK_LIVE_STATUS
+// off, nothing is wrapped or said. A plugin over the budget without a
+// loader image is still its own problem: its env does not fit.
+func TestStatusWithoutLoader(t *testing.T) {
+	e := map[string]Entrypoint{
+		"notify": {Image: "plugins/slack:1.4.1", Entrypoint: []string{"/bin/drone-slack"}},
+		"s3":     {Image: "plugins/s3:1", Entrypoint: []string{"/bin/drone-s3"}},
+		"big":    {Image: "plugins/s3:1", Entrypoint: []string{"/bin/drone-s3"}},
+	}
+	pod := withEntrypoints(runnerPod(cloneContainer(40), commandStep("test", 40), pluginStep("notify", 40), pluginStep("s3", 40), pluginStep("big", 95)), e)
+	pod.Annotations["k8s.aliyun.com/eci-use-specs"] = "2-4Gi"
+	review := func(o Options) (*corev1.Pod, Report, []string) {
+		t.Helper()
+		raw, err := json.Marshal(pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := &admissionv1.AdmissionRequest{UID: "u", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw}}
+		resp, r := Review(req, o)
+		out, _ := Mutate(pod, o)
+		return out, r, resp.Warnings
+	}
+
+	o := testOptions()
+	o.LoaderImage = ""
+	out, r, warnings := review(o)
+	if !slices.Equal(r.NoLoader, []string{"c-notify", "c-s3"}) {
+		t.Errorf("NoLoader = %q", r.NoLoader)
+	}
+	if len(out.Spec.InitContainers) != 0 || len(out.Spec.Containers[2].Command) != 0 {
+		t.Errorf("wrapped without a loader image: init %d, notify %q", len(out.Spec.InitContainers), out.Spec.Containers[2].Command)
+	}
+	var status []string
+	for _, w := range warnings {
+		if strings.Contains(w, "live build status") {
+			status = append(status, w)
+		}
+	}
+	if len(status) != 1 || !strings.Contains(status[0], "c-notify, c-s3") || !strings.Contains(status[0], "DRONE_ECI_WEBHOOK_LIVE_STATUS=false") {
+		t.Errorf("status warnings %q, want one for the pod", status)
+	}
+	if len(warnings) != 2 || len(r.Problems()) != 1 || r.Problems()[0].Step != "big" {
+		t.Errorf("warnings %q, problems %+v: want the status one and the one of the plugin over the budget", warnings, r.Problems())
+	}
+	if !strings.Contains(out.Annotations[ReportAnnotation], "kept: c-notify, c-s3: no live build status") {
+		t.Errorf("report annotation %q", out.Annotations[ReportAnnotation])
+	}
+
+	o.LiveStatus = false
+	out, r, warnings = review(o)
+	if len(r.NoLoader) != 0 || len(warnings) != 1 || len(out.Spec.InitContainers) != 0 {
+		t.Errorf("live status off without a loader image: NoLoader %q, warnings %q", r.NoLoader, warnings)
+	}
+	o.LoaderImage = "drone-convert-eci:test"
+	out, r, _ = review(o)
+	if len(r.NoLoader) != 0 || slices.ContainsFunc(r.Containers, func(c ContainerReport) bool { return c.Status }) ||
+		len(out.Spec.Containers[2].Command) != 0 || len(out.Spec.Containers[4].Command) == 0 {
+		t.Errorf("live status off: %s; notify %q, big %q", r, out.Spec.Containers[2].Command, out.Spec.Containers[4].Command)
 	}
 }

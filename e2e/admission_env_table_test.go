@@ -202,15 +202,18 @@ func buildStaticLoader(t *testing.T) string {
 // TestAdmissionLiveStatus: a plugin built on godotenv v1.5.1 (the
 // stand-in cmd/eci-env-loader/internal/godotenvplugin: Overload of the
 // runner's file, then DRONE_BUILD_STATUS), started through the command
-// the webhook gives its container in a converted runner pod, with the
+// the webhook gives a container in a converted runner pod, with the
 // downward-API file in the kubelet's format holding the pod's
 // annotations and the runner's status keys at "failure", prints
-// "failure": with its env within the budget (wrapped for the status
-// alone) and over it (variables moved).
+// "failure": a plugin step with its env within the budget (wrapped for
+// the status alone) and over it (variables moved), the clone over it
+// (static loader), and a service whose image has a shell over it (the
+// shell loader, under dash, bash started as sh and busybox ash). A
+// service with a shell within the budget is left as it is.
 func TestAdmissionLiveStatus(t *testing.T) {
 	cfg := config.Default()
 	cfg.Webhook.RecordEntrypoints = true
-	yml := "kind: pipeline\ntype: kubernetes\nname: status\nsteps:\n- name: test\n  image: alpine:3.20\n  commands: [\"false\"]\n- name: notify\n  image: plugins/slack:1.4.1\n  settings: {webhook: x}\n  when: {status: [success, failure]}\n"
+	yml := "kind: pipeline\ntype: kubernetes\nname: status\nsteps:\n- name: test\n  image: alpine:3.20\n  commands: [\"false\"]\n- name: notify\n  image: plugins/slack:1.4.1\n  settings: {webhook: x}\n  when: {status: [success, failure]}\nservices:\n- name: cache\n  image: redis:7\n"
 	result, err := plugin.NewConverter(cfg).Convert(plugin.Input{Config: []byte(yml), Repo: "octo/hello-world", OptInAll: true})
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +230,21 @@ func TestAdmissionLiveStatus(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build plugin: %v\n%s", err, out)
 	}
+	shells := shelltest.All(t)
+	// run starts argv with the container's env and returns what the
+	// stand-in printed.
+	run := func(name string, env, argv []string) string {
+		t.Helper()
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", name, err, stderr.String())
+		}
+		return strings.TrimSpace(string(out))
+	}
 	for _, c := range []struct {
 		name   string
 		budget int
@@ -235,16 +253,7 @@ func TestAdmissionLiveStatus(t *testing.T) {
 		o.LoaderImage = "drone-convert-eci:test"
 		o.Budget = c.budget
 		mutated, rep, _ := review(t, res.Pod, o)
-		var notify *corev1.Container
-		for i := range mutated.Spec.Containers {
-			if stepName(mutated.Spec.Containers[i]) == "notify" {
-				notify = &mutated.Spec.Containers[i]
-			}
-		}
-		if notify == nil || len(notify.Command) == 0 || notify.Command[0] != admission.LoaderPath {
-			t.Fatalf("%s: the plugin container is not on the static loader: %s", c.name, rep)
-		}
-		// The runner, when it starts the step, writes the live status
+		// The runner, when it starts a step, writes the live status
 		// as annotations; the kubelet rewrites the file.
 		annotations := map[string]string{}
 		for k, v := range mutated.Annotations {
@@ -257,28 +266,68 @@ func TestAdmissionLiveStatus(t *testing.T) {
 		if err := os.WriteFile(downward, []byte(downwardFile(annotations)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		env := containerEnv(notify, res.Secret)
-		args := argv(notify, env)
-		dash := slices.Index(args, "--")
-		// The loader and the plugin read the file at its test path; the
-		// plugin stands in for the recorded entrypoint.
-		run := append(append([]string{loader}, args[1:dash]...), "--file", downward, "--", standin, downward)
-		cmd := exec.Command(run[0], run[1:]...)
-		cmd.Env = env
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("%s: %v: %s", c.name, err, stderr.String())
+		checked := map[string]bool{}
+		for i := range mutated.Spec.Containers {
+			container, before := &mutated.Spec.Containers[i], &res.Pod.Spec.Containers[i]
+			step := stepName(*container)
+			if i == 0 {
+				step = admission.CloneStep
+			}
+			env := containerEnv(container, res.Secret)
+			// Alone, on the same file, the stand-in sees the pod's
+			// creation status.
+			if got := run(step+" alone", env, []string{standin, downward}); got == "DRONE_BUILD_STATUS=failure" {
+				t.Fatalf("%s: the plugin alone read the live status: the test proves nothing", c.name)
+			}
+			args := argv(container, env)
+			switch {
+			case step == "test":
+				continue // a command step sees what it saw before
+			case step == "cache" && c.budget > len(before.Env):
+				if !slices.Equal(container.Command, before.Command) || !slices.Equal(container.Args, before.Args) {
+					t.Errorf("%s: a service with a shell within the budget was wrapped: %q %q", c.name, container.Command, container.Args)
+				}
+				checked[step] = true
+				continue
+			case step == "cache":
+				// sh -c 'LOADER; STATUS; exec "$0" "$@"' ENTRYPOINT CMD,
+				// the stand-in in place of the image's entrypoint.
+				if len(args) < 4 || args[0] != "/bin/sh" || args[1] != "-c" {
+					t.Fatalf("%s: the service is not on the shell loader: %q (%s)", c.name, args, rep)
+				}
+				args = append(slices.Clone(args[:4]), downward)
+				args[2] = strings.ReplaceAll(args[2], envfile.DownwardFile, downward)
+				args[3] = standin
+				for _, sh := range shells {
+					if got := run(sh.Name+" "+step, env, sh.Command(args)); got != "DRONE_BUILD_STATUS=failure" {
+						t.Errorf("%s, %s: the service printed %q", c.name, sh.Name, got)
+					}
+				}
+				checked[step] = len(shells) > 0
+				continue
+			case step == admission.CloneStep && c.budget > len(before.Env):
+				continue // the clone reads no status: left as it is
+			}
+			dash := slices.Index(args, "--")
+			if len(args) == 0 || args[0] != admission.LoaderPath || dash < 0 {
+				t.Fatalf("%s: %s is not on the static loader: %q (%s)", c.name, step, args, rep)
+			}
+			// The loader and the plugin read the file at its test path;
+			// the plugin stands in for the recorded entrypoint.
+			static := append(append([]string{loader}, args[1:dash]...), "--file", downward, "--", standin, downward)
+			if got := run(step, env, static); got != "DRONE_BUILD_STATUS=failure" {
+				t.Errorf("%s: %s printed %q (%s)", c.name, step, got, rep)
+			}
+			checked[step] = true
 		}
-		if got := strings.TrimSpace(string(out)); got != "DRONE_BUILD_STATUS=failure" {
-			t.Errorf("%s: the plugin printed %q (%s)", c.name, got, stderr.String())
+		want := []string{"cache", "notify"}
+		if c.budget < 100 {
+			want = append(want, admission.CloneStep)
 		}
-		// Alone, on the same file, it sees the pod's creation status.
-		alone := exec.Command(standin, downward)
-		alone.Env = env
-		if out, _ := alone.Output(); strings.TrimSpace(string(out)) == "DRONE_BUILD_STATUS=failure" {
-			t.Errorf("%s: the plugin alone read the live status: the test proves nothing", c.name)
+		for _, step := range want {
+			if !checked[step] {
+				t.Errorf("%s: %s not checked", c.name, step)
+			}
 		}
 	}
 }

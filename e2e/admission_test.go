@@ -354,7 +354,7 @@ func buildDumper(t *testing.T) string {
 }
 
 // serviceEnv runs a service container on the shell loader (sh -c
-// 'LOADER; exec "$0" "$@"' ENTRYPOINT ARG...) with a real shell as
+// 'LOADER; STATUS; exec "$0" "$@"' ENTRYPOINT ARG...) with a real shell as
 // /bin/sh, its ENTRYPOINT replaced by the dumper and the downward-API
 // file materialised, and returns the environment the entrypoint was
 // exec'd with, less what the README says the shell adds ("What a

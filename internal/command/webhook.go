@@ -36,6 +36,7 @@ func admissionOptions(cfg config.Config) admission.Options {
 	o.LoaderImage = cfg.Webhook.LoaderImage
 	o.LoaderPullSecret = cfg.Webhook.LoaderPullSecret
 	o.UnknownImages = cfg.Webhook.UnknownImages
+	o.LiveStatus = cfg.Webhook.LiveStatus
 	return o
 }
 
@@ -82,6 +83,9 @@ func newWebhook(cfg config.Config, log *logrus.Logger) (lifecycle.Server, error)
 		return lifecycle.Server{}, fmt.Errorf("DRONE_ECI_WEBHOOK_BIND: %w", err)
 	}
 	log.Infof("drone-convert-eci admission webhook listening on %s (budget %d, loader image %q)", cfg.Webhook.Bind, o.Budget, o.LoaderImage)
+	if o.LiveStatus && o.LoaderImage == "" {
+		log.Warn("DRONE_ECI_WEBHOOK_LOADER_IMAGE is empty: plugin containers get no live build status on converted pods (one warning per pod; DRONE_ECI_WEBHOOK_LIVE_STATUS=false turns it off)")
+	}
 	return lifecycle.Server{Name: "webhook", HTTP: srv, Listener: listener, TLS: true}, nil
 }
 

@@ -32,6 +32,11 @@ func TestLoad(t *testing.T) {
 				t.Errorf("migration settings not applied: %+v", c)
 			}
 		}},
+		{name: "live status", env: map[string]string{"DRONE_ECI_WEBHOOK_LIVE_STATUS": "false"}, check: func(t *testing.T, c Config) {
+			if c.Webhook.LiveStatus || !Default().Webhook.LiveStatus {
+				t.Errorf("DRONE_ECI_WEBHOOK_LIVE_STATUS: default %v, set false %v", Default().Webhook.LiveStatus, c.Webhook.LiveStatus)
+			}
+		}},
 		{name: "bad unmovable policy", env: map[string]string{"DRONE_ECI_MIGRATE_UNMOVABLE": "drop"}, want: "DRONE_ECI_MIGRATE_UNMOVABLE: \"drop\" is neither keep nor fail"},
 		{name: "bad migration glob", env: map[string]string{"DRONE_ECI_MIGRATE_DOCKER_REPOS": "octo/["}, want: "DRONE_ECI_MIGRATE_DOCKER_REPOS: bad pattern"},
 		{name: "bad log format", env: map[string]string{"DRONE_LOG_FORMAT": "xml"}, want: "DRONE_LOG_FORMAT"},

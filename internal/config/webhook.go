@@ -41,6 +41,11 @@ type Webhook struct {
 	// budget whose entrypoint nobody recorded: keep, or drop-legacy
 	// (remove the runner's legacy CI_* aliases when that is enough).
 	UnknownImages string `envconfig:"DRONE_ECI_WEBHOOK_UNKNOWN_IMAGES"`
+	// LiveStatus puts plugin containers within the budget on the static
+	// loader, on pods godotenv v1.5 cannot read, for the runner's live
+	// build status (README "Admission webhook"); false leaves them as
+	// they are (no loader init container or image pull for them).
+	LiveStatus bool `envconfig:"DRONE_ECI_WEBHOOK_LIVE_STATUS"`
 }
 
 func defaultWebhook() Webhook {
@@ -50,6 +55,7 @@ func defaultWebhook() Webhook {
 		TLSKey:        "/etc/drone-convert-eci/webhook-tls/tls.key",
 		CloneImage:    "drone/git:latest",
 		UnknownImages: "keep",
+		LiveStatus:    true,
 	}
 }
 

@@ -53,3 +53,25 @@ func plainWord(s string) bool {
 	}
 	return true
 }
+
+// StatusLoader is the shell counterpart of ReadStatus, for containers
+// started through a shell loader in front of their image's ENTRYPOINT
+// and CMD (the webhook's services: sh -c 'LOADER; STATUS; exec "$0"
+// "$@"'): it reads the runner's downward-API file and exports each of
+// StatusKeys found there whose value ReadStatus would take, so that the
+// entrypoint sees the runner's live status as godotenv.Overload would
+// have set it. Like the annotation loader it is a function with local
+// helpers (a user's __dc* variables are left as they were) and holds no
+// backslash; the character class is spelt out, not a range, so that no
+// shell's locale can widen it. A missing file is the annotation
+// loader's failure: it runs first.
+func StatusLoader() string {
+	keys := strings.Join(StatusKeys, `="*|`) + `="*`
+	return `__dcs() { local __dcl= __dcv=; while IFS= read -r __dcl || [ -n "$__dcl" ]; do case $__dcl in ` + strings.ReplaceAll(keys, `"`, `'"'`) +
+		`) __dcv=${__dcl#*=}; case $__dcv in '"'*'"') __dcv=${__dcv#'"'}; __dcv=${__dcv%'"'};; *) continue;; esac; case $__dcv in *[!` + plainWordBytes + `]*) continue;; esac; export "${__dcl%%=*}=$__dcv";; esac; done <` + DownwardFile +
+		`; }; __dcs; unset -f __dcs`
+}
+
+// plainWordBytes are the bytes plainWord accepts, "-" last so that a
+// bracket expression reads it literally.
+const plainWordBytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
