@@ -12,6 +12,7 @@ import (
 	"github.com/buildkite/yaml"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/runnertest"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
@@ -83,12 +84,13 @@ func refusalReason(msg string) string {
 // pipeline. The figure is the README's (section "Migrating Docker
 // pipelines"), which the test checks.
 func TestMigrateCorpus(t *testing.T) {
+	files := corpustest.Require(t)
 	cfg := corpusPinsConfig(t)
 	conv := plugin.NewConverter(cfg)
 	limits := yamldoc.Limits{MaxDocuments: 1000, MaxDepth: 1000, MaxExpandedNodes: 1 << 20, AliasRatio: 100}
 	total, passed := 0, 0
 	reasons := map[string]int{}
-	for _, file := range corpusFiles(t) {
+	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
 )
 
 var testLimits = Limits{MaxDocuments: 200, MaxDepth: 64, MaxExpandedNodes: 10000, AliasRatio: 10}
@@ -89,14 +91,7 @@ func TestParseRefusals(t *testing.T) {
 // limits and comes back byte for byte when nothing is edited; edited, it
 // re-encodes to YAML that parses again.
 func TestCorpusRoundTrip(t *testing.T) {
-	files, _ := filepath.Glob("../../../shared/corpus/public/*")
-	if len(files) == 0 {
-		t.Fatal("no corpus: ../shared must be beside the checkout")
-	}
-	for _, file := range files {
-		if filepath.Ext(file) == ".tsv" {
-			continue
-		}
+	for _, file := range corpustest.Require(t) {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
