@@ -130,6 +130,9 @@ func (im Images) container(p *Pipeline, list string, i int) error {
 	}
 	if warning != "" {
 		p.Report.Warn("%s: image %s %s", where, image, warning)
+		if strings.HasPrefix(warning, "floats") {
+			p.Report.ForOperator("DRONE_ECI_IMAGE_PINS", "%s: image %s floats and has no pin", where, image)
+		}
 	}
 	newPull := ""
 	if strings.EqualFold(lookupString(item, "pull"), "always") && im.PullAlways != "" && im.PullAlways != "keep" {
@@ -172,9 +175,9 @@ func (im Images) rewrite(image string) (newImage string, done []string, warning 
 		pin, ok := im.pinFor(ref.name(), "")
 		if !ok {
 			if im.FailFloating {
-				return "", nil, "", fmt.Errorf("%s floats (%s) and has no pin: give it a tag, or add a pin to DRONE_ECI_IMAGE_PINS", image, floatingWhy(tag))
+				return "", nil, "", WithNote(fmt.Errorf("%s floats (%s) and has no pin: give it a tag", image, floatingWhy(tag)), "DRONE_ECI_IMAGE_PINS", "image %s floats and has no pin: a pin would let it convert", image)
 			}
-			warning = fmt.Sprintf("floats (%s) and has no pin in DRONE_ECI_IMAGE_PINS: builds are not reproducible and ECI image caches cannot match it reliably", floatingWhy(tag))
+			warning = fmt.Sprintf("floats (%s): builds are not reproducible and ECI image caches cannot match it reliably (give it a tag)", floatingWhy(tag))
 		} else {
 			tag, digest = pin.Tag, pin.Digest
 			done = append(done, "pinned")

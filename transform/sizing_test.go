@@ -13,6 +13,7 @@ func TestSizing(t *testing.T) {
 		input    string
 		contains []string // in the output
 		report   []string // in the report
+		operator []string // in the notes for the operator
 		err      string
 	}{
 		{
@@ -55,7 +56,7 @@ func TestSizing(t *testing.T) {
 			sizing:   &Sizing{Step: Spec{CPU: 1000, Memory: 2 * GiB}, Max: Spec{CPU: 2000, Memory: 4 * GiB}},
 			input:    "steps:\n- name: a\n  image: x:1\n  resources: {limits: {cpu: 8000}}\n",
 			contains: []string{"eci-use-specs: 2-2Gi"},
-			report:   []string{"peak demand 8 vCPU / 2 GiB exceeds the maximum spec 2-4Gi (DRONE_ECI_MAX_SPEC); the pod gets 2-2Gi"},
+			report:   []string{"peak demand 8 vCPU / 2 GiB exceeds the largest spec this service gives a pod, 2-4Gi; the pod gets 2-2Gi"}, operator: []string{"DRONE_ECI_MAX_SPEC: peak demand 8 vCPU / 2 GiB capped at 2-4Gi"},
 		},
 		{
 			name:     "extra annotations, sorted, the pipeline's own kept",
@@ -107,7 +108,7 @@ func TestSizing(t *testing.T) {
 			if tt.sizing != nil {
 				tr = *tt.sizing
 			}
-			checkTransform(t, tr, tt.input, expect{err: tt.err, contains: tt.contains, absent: nil, report: tt.report})
+			checkTransform(t, tr, tt.input, expect{err: tt.err, contains: tt.contains, absent: nil, report: tt.report, operator: tt.operator})
 		})
 	}
 }

@@ -22,6 +22,9 @@ func TestConvertCommand(t *testing.T) {
 		sameStdout bool   // stdout must equal stdin
 		stderr     string // substring
 		env        map[string]string
+		// inOrder are substrings of stderr in this order: the author's
+		// lines before the operator's.
+		inOrder []string
 	}{
 		{name: "converts a file", args: []string{"convert", "../../testdata/convert/opted_in.yml"}, code: 0, stdout: "type: virtual-kubelet", stderr: `pipeline "build": converted`},
 		{name: "reads stdin", args: []string{"convert", "-"}, stdin: optedIn, code: 0, stdout: "virtual-kubelet.io/provider"},
@@ -29,10 +32,12 @@ func TestConvertCommand(t *testing.T) {
 		{name: "opt-in flag", args: []string{"convert", "--opt-in"}, stdin: notOpted, code: 0, stdout: "type: virtual-kubelet"},
 		{name: "repo list", args: []string{"convert", "--repo", "octo/x"}, stdin: notOpted, code: 0, sameStdout: true},
 		{name: "opt-out wins over --opt-in", args: []string{"convert", "--opt-in", "../../testdata/convert/opted_out.yml"}, code: 0, stderr: "opted out"},
-		{name: "docker pipeline left alone", args: []string{"convert", "../../testdata/convert/migrate_untyped.yml"}, code: 0, stderr: "no kubernetes pipeline"},
+		{name: "docker pipeline left alone", args: []string{"convert", "../../testdata/convert/migrate_untyped.yml"}, code: 0, stderr: "no kubernetes pipeline in this config; its 1 Docker-runner pipeline(s) convert with --migrate-docker"},
 		{name: "migrate-docker flag", args: []string{"convert", "--migrate-docker", "../../testdata/convert/migrate_untyped.yml"}, code: 0, stdout: "type: kubernetes", stderr: "type kubernetes added"},
 		{name: "migrate-docker refusal", args: []string{"convert", "--migrate-docker", "../../testdata/convert/migrate_service_name.yml"}, code: 1, stderr: `service "redis_db"`},
-		{name: "dind refused without a remote daemon", args: []string{"convert", "../../testdata/convert/dockerhost_off.yml"}, code: 1, stderr: "DRONE_ECI_DOCKER_HOST"},
+		{name: "dind refused without a remote daemon", args: []string{"convert", "../../testdata/convert/dockerhost_off.yml"}, code: 1, inOrder: []string{"convert: document 1: pipeline", "needs a Docker daemon", "\noperator: DRONE_ECI_DOCKER_HOST: "}},
+		{name: "author's lines first, the operator's marked", args: []string{"convert", "../../testdata/convert/sizing_capped.yml"}, env: map[string]string{"DRONE_ECI_MAX_SPEC": "4-8Gi"}, code: 0,
+			inOrder: []string{"  warning: sizing: peak demand 8 vCPU / 16 GiB exceeds the largest spec this service gives a pod", "\noperator: document 1, pipeline \"capped\": DRONE_ECI_MAX_SPEC: "}},
 		{name: "docker-host flag", args: []string{"convert", "--docker-host", "tcp://10.0.0.5:2375", "../../testdata/convert/dockerhost_off.yml"}, env: map[string]string{"DRONE_ECI_DOCKER_PLAIN_TCP": "true"}, code: 0, stdout: "DOCKER_HOST='tcp://10.0.0.5:2375'", stderr: "remote Docker daemon tcp://10.0.0.5:2375 (plain TCP)"},
 		{name: "docker-host flag is validated", args: []string{"convert", "--docker-host", "unix:///var/run/docker.sock", "../../testdata/convert/dockerhost_off.yml"}, env: map[string]string{"DRONE_ECI_DOCKER_PLAIN_TCP": "true"}, code: 2, stderr: "DRONE_ECI_DOCKER_HOST: \"unix:///var/run/docker.sock\": want tcp://host:port"},
 		{name: "docker-host flag needs TLS or plain TCP", args: []string{"convert", "--docker-host", "tcp://10.0.0.5:2376", "../../testdata/convert/dockerhost_off.yml"}, code: 2, stderr: "needs TLS client certificates"},
@@ -67,6 +72,15 @@ func TestConvertCommand(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("stderr lacks %q:\n%s", tt.stderr, stderr.String())
+			}
+			rest := stderr.String()
+			for _, s := range tt.inOrder {
+				_, after, ok := strings.Cut(rest, s)
+				if !ok {
+					t.Errorf("stderr lacks %q after the lines before it:\n%s", s, stderr.String())
+					break
+				}
+				rest = after
 			}
 		})
 	}

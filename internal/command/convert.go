@@ -55,6 +55,7 @@ func convert(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "convert:", err)
+		plugin.WriteRefusalNotes(stderr, err)
 		return exitRefused
 	}
 	out := result.Config

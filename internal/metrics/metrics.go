@@ -20,6 +20,9 @@ type Metrics struct {
 	Transforms *prometheus.CounterVec
 	// Panics counts requests that ended in a recovered panic.
 	Panics prometheus.Counter
+	// OperatorNotes counts the report's notes for the operator by the
+	// setting they name: how often a setting would have helped.
+	OperatorNotes *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them on reg.
@@ -47,7 +50,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: "drone_convert_eci", Name: "panics_total",
 			Help: "Requests that ended in a recovered panic (a bug: see the logs).",
 		}),
+		OperatorNotes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "drone_convert_eci", Name: "operator_notes_total",
+			Help: "Notes for the operator (in the log) by the setting that would help.",
+		}, []string{"setting"}),
 	}
-	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics)
+	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics, m.OperatorNotes)
 	return m
 }

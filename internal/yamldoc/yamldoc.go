@@ -200,7 +200,7 @@ func Parse(data []byte, limits Limits) ([]*Document, error) {
 			number++
 			doc.Number = number
 			if number > limits.MaxDocuments {
-				return nil, fmt.Errorf("config has more than %d YAML documents (DRONE_ECI_MAX_DOCUMENTS)", limits.MaxDocuments)
+				return nil, &LimitError{Setting: "DRONE_ECI_MAX_DOCUMENTS", msg: fmt.Sprintf("config has more than %d YAML documents, this service's limit", limits.MaxDocuments)}
 			}
 			var root yaml.Node
 			// Drone runs envsubst over the text before parsing it, and
