@@ -3,6 +3,7 @@ package command
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -83,5 +84,56 @@ func TestConvertCommand(t *testing.T) {
 				rest = after
 			}
 		})
+	}
+}
+
+// TestUsage: "COMMAND --help" prints that command's usage on standard
+// output and exits 0; a usage error prints the command's usage only.
+func TestUsage(t *testing.T) {
+	flagsOf := map[string][]string{
+		"convert": {"--opt-in", "--repo", "--trusted", "--protected", "--migrate-docker", "--docker-host"},
+		"images":  {"--manifest", "--name", "--size", "--retention-days", "--pull-secret", "--migrate-docker"},
+	}
+	for _, cmd := range []string{"serve", "convert", "images", "webhook", "mutate-pod"} {
+		for _, help := range [][]string{{cmd, "--help"}, {cmd, "-h"}, {"help", cmd}} {
+			var stdout, stderr bytes.Buffer
+			if code := Run(help, nil, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+				t.Errorf("%v: exit %d, stderr %q; want 0 and nothing", help, code, stderr.String())
+			}
+			if !strings.HasPrefix(stdout.String(), "usage: drone-convert-eci ") || !strings.Contains(stdout.String(), " "+cmd) && cmd != "serve" {
+				t.Errorf("%v: not the usage of %s:\n%s", help, cmd, stdout.String())
+			}
+			for _, f := range flagsOf[cmd] {
+				if !strings.Contains(stdout.String(), f) {
+					t.Errorf("%v: usage lacks flag %s", help, f)
+				}
+			}
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		cmd  string
+	}{
+		{[]string{"convert", "--bogus"}, "convert"},
+		{[]string{"convert", "a", "b"}, "convert"},
+		{[]string{"images", "--size"}, "images"},
+		{[]string{"serve", "extra"}, "serve"},
+		{[]string{"webhook", "extra"}, "webhook"},
+		{[]string{"mutate-pod", "a", "b"}, "mutate-pod"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := Run(tt.args, nil, &stdout, &stderr); code != 2 {
+			t.Errorf("%v: exit %d, want 2", tt.args, code)
+		}
+		if !strings.Contains(stderr.String(), "usage: drone-convert-eci ") {
+			t.Errorf("%v: no usage:\n%s", tt.args, stderr.String())
+		}
+		for cmd, flags := range flagsOf {
+			for _, f := range flags {
+				if cmd != tt.cmd && strings.Contains(stderr.String(), f+" ") && !slices.Contains(flagsOf[tt.cmd], f) {
+					t.Errorf("%v: the usage error names %s's flag %s:\n%s", tt.args, cmd, f, stderr.String())
+				}
+			}
+		}
 	}
 }
