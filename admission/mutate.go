@@ -74,6 +74,47 @@ type Options struct {
 	// MaxAnnotationBytes bounds the pod's annotations after mutation
 	// (Kubernetes refuses more than 256 KiB in all).
 	MaxAnnotationBytes int
+	// UnknownImages is what happens to a container over the budget whose
+	// entrypoint nobody recorded: "keep" (left as it is, reported) or
+	// "drop-legacy" (the runner's legacy CI_* aliases are removed when
+	// that brings it within the budget).
+	UnknownImages string
+}
+
+// LegacyAliases are the CI_* variables runner-go v1.12.0 sets
+// (environ/environ.go), each a copy of a DRONE_* value kept for
+// Drone 0.8-era plugins. CI itself is not among them: many tools read
+// it to know they run in CI.
+var LegacyAliases = []string{
+	"CI_BUILD_CREATED", "CI_BUILD_EVENT", "CI_BUILD_FINISHED", "CI_BUILD_LINK", "CI_BUILD_NUMBER",
+	"CI_BUILD_STARTED", "CI_BUILD_STATUS", "CI_BUILD_TARGET", "CI_COMMIT_AUTHOR", "CI_COMMIT_AUTHOR_AVATAR",
+	"CI_COMMIT_AUTHOR_EMAIL", "CI_COMMIT_AUTHOR_NAME", "CI_COMMIT_BRANCH", "CI_COMMIT_MESSAGE", "CI_COMMIT_REF",
+	"CI_COMMIT_SHA", "CI_PARENT_BUILD_NUMBER", "CI_REMOTE_URL", "CI_REPO", "CI_REPO_LINK",
+	"CI_REPO_NAME", "CI_REPO_PRIVATE", "CI_REPO_REMOTE",
+}
+
+// legacyToDrop names the fewest legacy aliases, in LegacyAliases order,
+// whose removal brings c within budget; nil when removing them all
+// would not.
+func legacyToDrop(c *corev1.Container, budget int) []string {
+	over := len(c.Env) - budget
+	present := map[string]bool{}
+	for _, e := range c.Env {
+		present[e.Name] = true
+	}
+	var names []string
+	for _, n := range LegacyAliases {
+		if len(names) == over {
+			break
+		}
+		if present[n] {
+			names = append(names, n)
+		}
+	}
+	if len(names) < over {
+		return nil
+	}
+	return names
 }
 
 // DefaultOptions are ECI's limits and the converter's default selector.
@@ -96,6 +137,9 @@ type ContainerReport struct {
 	Loader    string   `json:"loader,omitempty"` // shell or static
 	Key       string   `json:"key,omitempty"`
 	Moved     []string `json:"moved,omitempty"`
+	// Dropped are legacy CI_* aliases removed (UnknownImages
+	// drop-legacy) from a container whose entrypoint is unknown.
+	Dropped []string `json:"dropped,omitempty"`
 	// Problem says why a container over the budget was left as it is.
 	Problem string `json:"problem,omitempty"`
 }
@@ -143,6 +187,10 @@ func (r Report) String() string {
 			lines = append(lines, fmt.Sprintf("kept: %s: %d env vars over the budget: %s", who, c.Before, c.Problem))
 			continue
 		}
+		if len(c.Dropped) > 0 {
+			lines = append(lines, fmt.Sprintf("dropped: %s: %d → %d env vars, legacy aliases of DRONE_* variables removed (its entrypoint is unknown): %s", who, c.Before, c.After, strings.Join(c.Dropped, " ")))
+			continue
+		}
 		lines = append(lines, fmt.Sprintf("moved: %s: %d → %d env vars, %d to %s (%s loader): %s", who, c.Before, c.After, len(c.Moved), c.Key, c.Loader, strings.Join(c.Moved, " ")))
 	}
 	if len(lines) == 0 {
@@ -179,6 +227,8 @@ type plan struct {
 	exec    *Entrypoint
 	moved   map[string]bool
 	content string
+	// dropped are the legacy aliases removed instead of moved.
+	dropped map[string]bool
 }
 
 // Mutate returns a mutated copy of pod in which every container fits
@@ -228,6 +278,16 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 				p.report.Problem = entrypointsErr
 			case !ok || len(e.Entrypoint) == 0:
 				p.report.Problem = "no shell command, and the converter recorded no entrypoint for this step's image"
+				if o.UnknownImages != "drop-legacy" {
+					break
+				}
+				if names := legacyToDrop(c, o.Budget); names != nil {
+					p.report.Problem, p.report.Dropped, p.report.After = "", names, len(c.Env)-len(names)
+					p.dropped = map[string]bool{}
+					for _, n := range names {
+						p.dropped[n] = true
+					}
+				}
 			case e.Shell:
 				p.report.Loader = "shell"
 				p.exec = &e
@@ -240,7 +300,7 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 		default:
 			p.report.Problem = fmt.Sprintf("a command the webhook does not know (%q): only the runner's own shell script is wrapped", append(slices.Clone(c.Command), c.Args...))
 		}
-		if p.report.Problem != "" {
+		if p.report.Problem != "" || p.dropped != nil {
 			continue
 		}
 		vars, why := movable(c, len(c.Env)-o.Budget)
@@ -284,7 +344,7 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 	// The annotations, shared by content, within the pod's limit.
 	files := map[string]string{}
 	for _, p := range plans {
-		if p.report.Problem == "" {
+		if p.report.Problem == "" && p.dropped == nil {
 			files[p.report.Key] = p.content
 		}
 	}
@@ -297,7 +357,7 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 	}
 	if size > o.MaxAnnotationBytes && len(files) > 0 {
 		for _, p := range plans {
-			if p.report.Problem == "" {
+			if p.report.Problem == "" && p.dropped == nil {
 				p.report.Problem = fmt.Sprintf("the env files would bring the pod's annotations to %d bytes (limit %d)", size, o.MaxAnnotationBytes)
 				p.report.After = p.report.Before
 			}
@@ -312,6 +372,10 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 			continue
 		}
 		c := &out.Spec.Containers[p.index]
+		if p.dropped != nil {
+			c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return p.dropped[e.Name] })
+			continue
+		}
 		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return p.moved[e.Name] })
 		if p.exec != nil {
 			// sh -c 'LOADER; exec "$0" "$@"' ENTRYPOINT... CMD...: the

@@ -331,3 +331,68 @@ func TestReview(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownImagesDropLegacy(t *testing.T) {
+	// A plugin container with no recorded entrypoint: the runner's
+	// legacy aliases, CI itself, and padding to a given size.
+	unknown := func(name string, n int) corev1.Container {
+		env := []corev1.EnvVar{{Name: "DRONE_STEP_NAME", Value: name}, {Name: "CI", Value: "true"}}
+		for _, a := range LegacyAliases {
+			env = append(env, corev1.EnvVar{Name: a, Value: "v"})
+		}
+		for i := 0; len(env) < n; i++ {
+			env = append(env, corev1.EnvVar{Name: fmt.Sprintf("DRONE_X_%03d", i), Value: "v"})
+		}
+		return corev1.Container{Name: "c-" + name, Image: "drone/placeholder:1", Env: env}
+	}
+	for _, tc := range []struct {
+		name    string
+		mode    string
+		env     int
+		dropped []string
+		problem bool
+	}{
+		{name: "keep leaves it over the budget", mode: "keep", env: 95, problem: true},
+		{name: "drop-legacy drops the fewest aliases", mode: "drop-legacy", env: 95, dropped: LegacyAliases[:3]},
+		{name: "drop-legacy up to every alias", mode: "drop-legacy", env: 92 + len(LegacyAliases), dropped: LegacyAliases},
+		{name: "drop-legacy keeps a container the aliases cannot save", mode: "drop-legacy", env: 93 + len(LegacyAliases), problem: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions()
+			o.UnknownImages = tc.mode
+			pod := runnerPod(unknown("scan", tc.env))
+			out, r := Mutate(pod, o)
+			if len(r.Containers) != 1 {
+				t.Fatalf("report %+v", r)
+			}
+			c := r.Containers[0]
+			if (c.Problem != "") != tc.problem || !slices.Equal(c.Dropped, tc.dropped) {
+				t.Fatalf("problem %q dropped %v, want problem %v dropped %v", c.Problem, c.Dropped, tc.problem, tc.dropped)
+			}
+			env := out.Spec.Containers[0].Env
+			if tc.problem {
+				if len(env) != tc.env {
+					t.Errorf("a kept container lost env vars: %d of %d", len(env), tc.env)
+				}
+				return
+			}
+			if len(env) != o.Budget {
+				t.Errorf("%d env vars after dropping, want %d", len(env), o.Budget)
+			}
+			for _, e := range env {
+				if slices.Contains(tc.dropped, e.Name) {
+					t.Errorf("%s still set", e.Name)
+				}
+			}
+			if !slices.ContainsFunc(env, func(e corev1.EnvVar) bool { return e.Name == "CI" }) {
+				t.Error("CI itself was dropped")
+			}
+			if len(out.Spec.InitContainers) != 0 || !slices.Equal(out.Spec.Containers[0].Command, pod.Spec.Containers[0].Command) {
+				t.Error("dropping aliases changed what the container runs")
+			}
+			if !strings.Contains(r.String(), "dropped: c-scan (step \"scan\")") {
+				t.Errorf("report does not name the container:\n%s", r.String())
+			}
+		})
+	}
+}

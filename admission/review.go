@@ -3,6 +3,7 @@ package admission
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -33,6 +34,11 @@ func Review(req *admissionv1.AdmissionRequest, o Options) (*admissionv1.Admissio
 	if problems := r.Problems(); len(problems) > 0 {
 		for _, p := range problems {
 			resp.Warnings = append(resp.Warnings, fmt.Sprintf("drone-convert-eci: container %s (step %q) keeps %d env vars, over the budget of %d: %s", p.Container, p.Step, p.Before, o.Budget, p.Problem))
+		}
+	}
+	for _, c := range r.Containers {
+		if len(c.Dropped) > 0 {
+			resp.Warnings = append(resp.Warnings, fmt.Sprintf("drone-convert-eci: container %s (step %q): its entrypoint is unknown, so %d legacy CI_* aliases of DRONE_* variables were removed to fit the budget of %d: %s", c.Container, c.Step, len(c.Dropped), o.Budget, strings.Join(c.Dropped, " ")))
 		}
 	}
 	if r.Skipped != "" || len(r.Containers) == 0 {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/distribution/reference"
+	"github.com/distribution/reference"
 	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 

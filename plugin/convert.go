@@ -66,6 +66,9 @@ type Outcome struct {
 	// Applied lists the transforms that changed the pipeline.
 	Applied []string
 	Report  transform.Report
+	// LookupFailures name the registry lookups that failed (image,
+	// registry, why); the conversion went on without those facts.
+	LookupFailures []string
 }
 
 // Result is the answer for one config.
@@ -100,6 +103,7 @@ type Converter struct {
 	transforms []transform.Transform
 	migrate    transform.MigrateDocker
 	secrets    SecretStore
+	resolver   ImageResolver
 }
 
 // NewConverter builds the transforms the configuration asks for.
@@ -257,6 +261,9 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, m
 		if disabled[t.Name()] {
 			outcome.Disabled = append(outcome.Disabled, t.Name())
 			continue
+		}
+		if c.resolver != nil && p.Registry == nil && (t.Name() == "images" || t.Name() == "entrypoints") {
+			outcome.LookupFailures = c.lookUpImages(in.Context, p, disabled)
 		}
 		before := len(p.Report.Changes)
 		if err := t.Apply(p); err != nil {

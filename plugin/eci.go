@@ -13,6 +13,7 @@ func imagesTransform(cfg config.Config) transform.Transform {
 		FailFloating:    cfg.Images.FloatingTags == "fail",
 		PullAlways:      cfg.Images.PullAlways,
 		Mirror:          cfg.Images.RegistryMirror,
+		PinDigests:      pinDigests(cfg),
 		CacheAnnotation: cfg.Images.CacheAnnotation,
 		CacheValue:      cfg.Images.CacheValue,
 	}
@@ -28,4 +29,13 @@ func sizingTransform(cfg config.Config) transform.Transform {
 		Legacy:    cfg.Sizing.LegacyAnnotations,
 		Extra:     cfg.Sizing.ExtraAnnotations,
 	}
+}
+
+// pinDigests is DRONE_ECI_PIN_DIGESTS, which only means something when
+// registries are asked.
+func pinDigests(cfg config.Config) string {
+	if !cfg.Registry.Lookup {
+		return "none"
+	}
+	return cfg.Registry.PinDigests
 }

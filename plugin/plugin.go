@@ -121,6 +121,9 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 	p.noteOperator(log, result.Operator)
 	for _, o := range result.Outcomes {
 		entry := log.WithFields(logrus.Fields{"document": o.Document, "pipeline": o.Pipeline})
+		for _, f := range o.LookupFailures {
+			entry.Warn("registry lookup failed: " + f)
+		}
 		switch {
 		case o.Converted:
 			entry.WithField("report", o.Report.String()).Info("pipeline converted")

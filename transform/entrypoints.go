@@ -141,6 +141,8 @@ func DefaultEntrypoints() map[string]Entrypoint {
 // the runner's DRONE_IMAGE_CLONE) unless clone is disabled. Steps whose
 // image is substituted or unknown are not recorded: the webhook leaves
 // them as they are. Runs after images, so it sees the final images.
+// An image the table does not know is taken from Pipeline.Registry when
+// the plugin looked it up (RegistryQueries).
 type Entrypoints struct {
 	// Table maps familiar repository names (plugins/kaniko) to what
 	// their images run.
@@ -157,9 +159,13 @@ func (Entrypoints) Name() string { return "entrypoints" }
 
 // Apply implements Transform.
 func (e Entrypoints) Apply(p *Pipeline) error {
+	if e.Table == nil {
+		return nil // DRONE_ECI_RECORD_ENTRYPOINTS is off
+	}
 	recorded := map[string]Entrypoint{}
+	var fromRegistry []string
 	if e.CloneImage != "" && !isTrue(lookupString(resolve(lookup(p.Body, "clone")), "disable")) {
-		if ep, ok := e.lookup(e.CloneImage); ok {
+		if ep, ok := e.fromTable(e.CloneImage); ok {
 			recorded["clone"] = ep
 		}
 	}
@@ -174,12 +180,27 @@ func (e Entrypoints) Apply(p *Pipeline) error {
 				continue
 			}
 			name, image := lookupString(step, "name"), lookupString(step, "image")
-			if name == "" || strings.Contains(image, "$") || strings.Contains(name, "$") || hasValues(lookup(step, "commands")) || hasValues(lookup(step, "entrypoint")) {
+			if name == "" || strings.Contains(image, "$") || strings.Contains(name, "$") || !runsOwnEntrypoint(step) {
 				continue
 			}
-			if ep, ok := e.lookup(image); ok {
+			if ep, ok := e.fromTable(image); ok {
 				recorded[name] = ep
+				continue
 			}
+			facts, asked := p.registryFacts(image)
+			if !asked {
+				continue
+			}
+			if ep, ok := registryEntrypoint(image, facts); ok {
+				recorded[name] = ep
+				fromRegistry = append(fromRegistry, name)
+				continue
+			}
+			why := facts.Err
+			if why == "" {
+				why = "its image sets no entrypoint or cmd"
+			}
+			p.Report.Warn("%s %s: image %s: entrypoint unknown (registry %s: %s), so the admission webhook cannot move its env", strings.TrimSuffix(list, "s"), name, image, facts.Registry, why)
 		}
 	}
 	if len(recorded) == 0 {
@@ -195,11 +216,37 @@ func (e Entrypoints) Apply(p *Pipeline) error {
 	}
 	slices.Sort(names)
 	p.Report.Changed("entrypoints: recorded for the admission webhook: %s", strings.Join(names, ", "))
+	if len(fromRegistry) > 0 {
+		p.Report.Changed("entrypoints: read from the registry: %s", strings.Join(fromRegistry, ", "))
+	}
 	// The runner substitutes the whole YAML: "$" is written "$$".
 	return Annotate(p, EntrypointsAnnotation, strings.ReplaceAll(string(data), "$", "$$"))
 }
 
-func (e Entrypoints) lookup(image string) (Entrypoint, bool) {
+// runsOwnEntrypoint says whether a step or service runs its image's
+// ENTRYPOINT and CMD: it gives neither commands nor an entrypoint.
+func runsOwnEntrypoint(step *yaml.Node) bool {
+	return !hasValues(lookup(step, "commands")) && !hasValues(lookup(step, "entrypoint"))
+}
+
+// registryEntrypoint is what an image the registry described runs. An
+// image with a CMD and no ENTRYPOINT runs its CMD, which the webhook
+// then runs as the entrypoint (the same argv).
+func registryEntrypoint(image string, facts ImageFacts) (Entrypoint, bool) {
+	if !facts.HasConfig {
+		return Entrypoint{}, false
+	}
+	ep := Entrypoint{Image: image, Entrypoint: facts.Entrypoint, Cmd: facts.Cmd}
+	if len(ep.Entrypoint) == 0 {
+		ep.Entrypoint, ep.Cmd = ep.Cmd, nil
+	}
+	if len(ep.Entrypoint) == 0 {
+		return Entrypoint{}, false
+	}
+	return ep, true
+}
+
+func (e Entrypoints) fromTable(image string) (Entrypoint, bool) {
 	named, err := parseImage(image)
 	if err != nil {
 		return Entrypoint{}, false

@@ -3,7 +3,7 @@ package transform
 import (
 	"strings"
 
-	"github.com/docker/distribution/reference"
+	"github.com/distribution/reference"
 )
 
 // imageRef is what the transforms use of a parsed image reference.

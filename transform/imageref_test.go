@@ -3,7 +3,7 @@ package transform
 import (
 	"testing"
 
-	"github.com/docker/distribution/reference"
+	"github.com/distribution/reference"
 )
 
 var imageSeeds = []string{

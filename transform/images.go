@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/docker/distribution/reference"
+	"github.com/distribution/reference"
 	"gopkg.in/yaml.v3"
 )
 
@@ -69,6 +69,8 @@ func ParsePins(entries []string) ([]Pin, error) {
 //   - an image with another explicit tag is the author's choice and is
 //     left alone;
 //   - then Docker Hub images are moved under Mirror, when set;
+//   - then, per PinDigests, the digest the registry gave for the
+//     reference the pod will pull is added (name:tag@digest);
 //   - `pull: always` becomes PullAlways, unless that is "keep";
 //   - the cache annotation is added unless the pipeline chose one.
 type Images struct {
@@ -76,6 +78,11 @@ type Images struct {
 	FailFloating bool
 	PullAlways   string
 	Mirror       string
+	// PinDigests is which images get their registry digest (from
+	// Pipeline.Registry): "floating" (no tag or latest, and no pin),
+	// "all" (every image without a digest), or "none"/"" (none). A
+	// digest the author or a pin wrote is never changed.
+	PinDigests string
 	// CacheAnnotation and CacheValue: empty name adds none.
 	CacheAnnotation string
 	CacheValue      string
@@ -124,7 +131,7 @@ func (im Images) container(p *Pipeline, list string, i int) error {
 	name := lookupString(item, "name")
 	where := strings.TrimSuffix(list, "s") + " " + name
 	image := lookupString(item, "image")
-	newImage, done, warning, err := im.rewrite(image)
+	newImage, done, warning, err := im.rewrite(p, image)
 	if err != nil {
 		return fmt.Errorf("%s[%d] (%s): image %w", list, i, name, err)
 	}
@@ -156,49 +163,100 @@ func (im Images) container(p *Pipeline, list string, i int) error {
 	return nil
 }
 
+// planned is an image reference as the pod will pull it before any
+// registry digest: the pin table applied, then the mirror.
+type planned struct {
+	ref  string
+	done []string
+	// floating: no tag or latest, no digest, and no pin gave one.
+	floating bool
+	why      string
+	digest   bool
+}
+
+// plan applies the pin table and the mirror to image.
+func (im Images) plan(image string) (planned, error) {
+	ref, err := parseImage(image)
+	if err != nil {
+		return planned{}, err
+	}
+	var pl planned
+	tag, digest := ref.tag, ref.digest
+	switch {
+	case digest == "" && (tag == "" || tag == "latest"):
+		if pin, ok := im.pinFor(ref.name(), ""); ok {
+			tag, digest = pin.Tag, pin.Digest
+			pl.done = append(pl.done, "pinned")
+		} else {
+			pl.floating, pl.why = true, floatingWhy(tag)
+		}
+	case digest == "":
+		if pin, ok := im.pinFor(ref.name(), tag); ok && pin.Digest != "" {
+			digest = pin.Digest
+			pl.done = append(pl.done, "digest pinned")
+		}
+	}
+	base := stripTagDigest(image)
+	if im.Mirror != "" && ref.domain == "docker.io" {
+		base = im.Mirror + "/" + ref.path
+		pl.done = append(pl.done, "Docker Hub mirror")
+	}
+	pl.ref = base
+	if tag != "" {
+		pl.ref += ":" + tag
+	}
+	if digest != "" {
+		pl.ref += "@" + digest
+	}
+	pl.digest = digest != ""
+	return pl, nil
+}
+
+// pinsDigest says whether the registry's digest is added to pl.
+func (im Images) pinsDigest(pl planned) bool {
+	switch im.PinDigests {
+	case "floating":
+		return pl.floating
+	case "all":
+		return !pl.digest
+	}
+	return false
+}
+
 // rewrite returns the new image ("" when unchanged), what was done to
 // it, and what is still wrong with it.
-func (im Images) rewrite(image string) (newImage string, done []string, warning string, err error) {
+func (im Images) rewrite(p *Pipeline, image string) (newImage string, done []string, warning string, err error) {
 	if image == "" {
 		return "", nil, "", nil
 	}
 	if strings.Contains(image, "$") {
 		return "", nil, "is substituted at build time, so it is neither pinned nor mirrored", nil
 	}
-	ref, perr := parseImage(image)
+	pl, perr := im.plan(image)
 	if perr != nil {
 		return "", nil, fmt.Sprintf("is not an image reference (%v), so it is neither pinned nor mirrored", perr), nil
 	}
-	tag, digest := ref.tag, ref.digest
-	switch {
-	case digest == "" && (tag == "" || tag == "latest"):
-		pin, ok := im.pinFor(ref.name(), "")
-		if !ok {
-			if im.FailFloating {
-				return "", nil, "", WithNote(fmt.Errorf("%s floats (%s) and has no pin: give it a tag", image, floatingWhy(tag)), "DRONE_ECI_IMAGE_PINS", "image %s floats and has no pin: a pin would let it convert", image)
+	out, done := pl.ref, pl.done
+	unresolved := ""
+	if im.pinsDigest(pl) {
+		if facts, ok := p.registryFacts(pl.ref); ok && facts.Digest != "" {
+			if pl.floating && !strings.Contains(pl.ref[strings.LastIndex(pl.ref, "/")+1:], ":") {
+				// The tag is kept for people to read: this is what
+				// latest was when the build was converted.
+				out += ":latest"
 			}
-			warning = fmt.Sprintf("floats (%s): builds are not reproducible and ECI image caches cannot match it reliably (give it a tag)", floatingWhy(tag))
-		} else {
-			tag, digest = pin.Tag, pin.Digest
-			done = append(done, "pinned")
-		}
-	case digest == "":
-		if pin, ok := im.pinFor(ref.name(), tag); ok && pin.Digest != "" {
-			digest = pin.Digest
-			done = append(done, "digest pinned")
+			out += "@" + facts.Digest
+			done = append(done, "digest from registry "+facts.Registry)
+			pl.floating = false
+		} else if ok && facts.Err != "" {
+			unresolved = fmt.Sprintf("; registry %s could not resolve it (%s)", facts.Registry, facts.Err)
 		}
 	}
-	base := stripTagDigest(image)
-	if im.Mirror != "" && ref.domain == "docker.io" {
-		base = im.Mirror + "/" + ref.path
-		done = append(done, "Docker Hub mirror")
-	}
-	out := base
-	if tag != "" {
-		out += ":" + tag
-	}
-	if digest != "" {
-		out += "@" + digest
+	if pl.floating {
+		if im.FailFloating {
+			return "", nil, "", WithNote(fmt.Errorf("%s floats (%s) and has no pin%s: give it a tag", image, pl.why, unresolved), "DRONE_ECI_IMAGE_PINS", "image %s floats and has no pin: a pin would let it convert", image)
+		}
+		warning = fmt.Sprintf("floats (%s)%s: builds are not reproducible and ECI image caches cannot match it reliably (give it a tag)", pl.why, unresolved)
 	}
 	if out == image {
 		return "", nil, warning, nil

@@ -29,6 +29,10 @@ type Pipeline struct {
 	// EnvSecrets are Secrets the converted pipeline mounts, which the
 	// plugin must create before answering (the transform does no I/O).
 	EnvSecrets []EnvSecret
+	// Registry holds what registries said about the pipeline's images,
+	// by ImageKey; nil when lookups are off (RegistryQueries says which
+	// images are asked about).
+	Registry map[string]ImageFacts
 	// Report collects what was changed, dropped or refused.
 	Report Report
 	// envOverBudget lists the containers the env transform left over

@@ -51,7 +51,16 @@ func convert(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		plugin.WriteRefusalNotes(stderr, err)
 		return exitRefused
 	}
-	result, err := plugin.NewConverter(cfg).Convert(plugin.Input{
+	conv := plugin.NewConverter(cfg)
+	resolver, err := imageResolver(cfg, newLogger(cfg, stderr))
+	if err != nil {
+		fmt.Fprintln(stderr, "convert:", err)
+		return exitUsage
+	}
+	if resolver != nil {
+		conv.WithResolver(resolver)
+	}
+	result, err := conv.Convert(plugin.Input{
 		Config:    data,
 		Repo:      *repo,
 		Trusted:   *trusted,

@@ -93,6 +93,16 @@ func images(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		files = []string{"-"}
 	}
 	conv := plugin.NewConverter(cfg)
+	resolver, err := imageResolver(cfg, newLogger(cfg, stderr))
+	if err != nil {
+		fmt.Fprintln(stderr, "images:", err)
+		return exitUsage
+	}
+	if resolver != nil {
+		// Pods pull the pinned references: an ImageCache of anything
+		// else would not match them.
+		conv.WithResolver(resolver)
+	}
 	seen := map[string]bool{}
 	var list []string
 	add := func(image, from string) {
@@ -116,7 +126,9 @@ func images(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			plugin.WriteRefusalNotes(stderr, err)
 			return exitRefused
 		}
-		found, err := configImages(conv, data, *migrateDocker)
+		found, err := configImages(conv, data, *migrateDocker, func(failure string) {
+			fmt.Fprintf(stderr, "images: warning: %s: %s\n", file, failure)
+		})
 		if err != nil {
 			fmt.Fprintf(stderr, "images: %s: %v\n", file, err)
 			return exitRefused
@@ -171,10 +183,15 @@ func images(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // configImages converts one config and returns the step and service
 // images of its pipelines that would run on ECI, in order; migrate
 // includes its Docker-runner pipelines, migrated.
-func configImages(conv *plugin.Converter, data []byte, migrate bool) ([]string, error) {
+func configImages(conv *plugin.Converter, data []byte, migrate bool, lookupFailed func(string)) ([]string, error) {
 	result, err := conv.Convert(plugin.Input{Config: data, OptInAll: true, MigrateDocker: migrate})
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range result.Outcomes {
+		for _, f := range o.LookupFailures {
+			lookupFailed(f)
+		}
 	}
 	if result.Skipped != "" {
 		return nil, nil

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/registry/registrytest"
 )
 
 func TestImagesCommand(t *testing.T) {
@@ -111,5 +113,29 @@ metadata:
 	Run(args, nil, &again, &stderr)
 	if again.String() != stdout.String() {
 		t.Error("manifest is not deterministic")
+	}
+}
+
+// TestImagesWithRegistryLookups: with lookups on, the list holds the
+// references pods will pull (floating images pinned to the registry's
+// digest), and a lookup that fails is named on stderr.
+func TestImagesWithRegistryLookups(t *testing.T) {
+	reg := registrytest.Start(t, "", "")
+	digest := reg.Push(t, "ci/python-dev:latest", registrytest.Image(t, "linux/amd64", nil, []string{"python3"}))
+	config := "kind: pipeline\ntype: kubernetes\nname: x\nsteps:\n" +
+		"- {name: a, image: " + reg.Host + "/ci/python-dev, commands: [make]}\n" +
+		"- {name: b, image: " + reg.Host + "/ci/missing, commands: [make]}\n"
+	t.Setenv("DRONE_ECI_REGISTRY_LOOKUP", "true")
+	t.Setenv("DRONE_ECI_CLONE_IMAGE", "drone/git:1.3.0")
+	var stdout, stderr bytes.Buffer
+	if code := Run([]string{"images"}, strings.NewReader(config), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := reg.Host + "/ci/missing\n" + reg.Host + "/ci/python-dev:latest@" + digest + "\ndrone/git:1.3.0\ndrone/placeholder:1\n"
+	if stdout.String() != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout.String(), want)
+	}
+	if !strings.Contains(stderr.String(), "images: warning: -: image "+reg.Host+"/ci/missing: registry "+reg.Host+": 404 not found (NAME_UNKNOWN)") {
+		t.Errorf("stderr does not name the failed lookup:\n%s", stderr.String())
 	}
 }

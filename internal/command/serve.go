@@ -43,7 +43,16 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error(err)
 		return exitUsage
 	}
-	handler := server.Handler(plugin.New(cfg, log, append([]plugin.Option{plugin.WithMetrics(m)}, envOpts...)...), server.Options{
+	opts := append([]plugin.Option{plugin.WithMetrics(m)}, envOpts...)
+	resolver, err := imageResolver(cfg, log)
+	if err != nil {
+		log.Error(err)
+		return exitUsage
+	}
+	if resolver != nil {
+		opts = append(opts, plugin.WithImageResolver(resolver))
+	}
+	handler := server.Handler(plugin.New(cfg, log, opts...), server.Options{
 		Secret:       secret,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxClockSkew: cfg.MaxClockSkew,

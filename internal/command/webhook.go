@@ -32,6 +32,7 @@ func admissionOptions(cfg config.Config) admission.Options {
 	o.Budget = cfg.EnvFiles.Budget
 	o.NodeSelector = cfg.NodeSelector
 	o.LoaderImage = cfg.Webhook.LoaderImage
+	o.UnknownImages = cfg.Webhook.UnknownImages
 	return o
 }
 

@@ -93,6 +93,7 @@ type Config struct {
 
 	Sizing
 	Images
+	Registry
 	Webhook
 	RemoteDocker
 }
@@ -131,6 +132,7 @@ func Default() Config {
 		ShutdownGrace:        30 * time.Second,
 		Sizing:               defaultSizing(),
 		Images:               defaultImages(),
+		Registry:             defaultRegistry(),
 		Webhook:              defaultWebhook(),
 	}
 }
@@ -232,6 +234,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.RemoteDocker.validate(); err != nil {
+		return err
+	}
+	if err := c.Registry.validate(); err != nil {
 		return err
 	}
 	return c.Images.validate()

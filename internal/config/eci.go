@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/docker/distribution/reference"
+	"github.com/distribution/reference"
 	units "github.com/docker/go-units"
 
 	"github.com/drone-convert-eci/drone-convert-eci/transform"

@@ -30,14 +30,19 @@ type Webhook struct {
 	Entrypoints string `envconfig:"DRONE_ECI_ENTRYPOINTS"`
 	// CloneImage is the runner's clone image (its DRONE_IMAGE_CLONE).
 	CloneImage string `envconfig:"DRONE_ECI_CLONE_IMAGE"`
+	// UnknownImages is what the webhook does with a container over the
+	// budget whose entrypoint nobody recorded: keep, or drop-legacy
+	// (remove the runner's legacy CI_* aliases when that is enough).
+	UnknownImages string `envconfig:"DRONE_ECI_WEBHOOK_UNKNOWN_IMAGES"`
 }
 
 func defaultWebhook() Webhook {
 	return Webhook{
-		Bind:       ":8443",
-		TLSCert:    "/etc/drone-convert-eci/webhook-tls/tls.crt",
-		TLSKey:     "/etc/drone-convert-eci/webhook-tls/tls.key",
-		CloneImage: "drone/git:latest",
+		Bind:          ":8443",
+		TLSCert:       "/etc/drone-convert-eci/webhook-tls/tls.crt",
+		TLSKey:        "/etc/drone-convert-eci/webhook-tls/tls.key",
+		CloneImage:    "drone/git:latest",
+		UnknownImages: "keep",
 	}
 }
 
@@ -55,6 +60,11 @@ func (w Webhook) EntrypointTable() (map[string]transform.Entrypoint, error) {
 }
 
 func (w Webhook) validate() error {
+	switch w.UnknownImages {
+	case "keep", "drop-legacy":
+	default:
+		return fmt.Errorf("DRONE_ECI_WEBHOOK_UNKNOWN_IMAGES: %q is neither keep nor drop-legacy", w.UnknownImages)
+	}
 	_, err := w.EntrypointTable()
 	return err
 }

@@ -1,0 +1,113 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	kauth "github.com/google/go-containerregistry/pkg/authn/kubernetes"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Credentials builds the keychain a lookup for a build namespace uses,
+// resolved as authn.NewMultiKeychain does (the first keychain with
+// credentials for the host wins; a 401 is not retried with the next):
+//
+//  1. the Docker config.json the operator mounted (AuthFile);
+//  2. with cluster access, the namespace's service account's image
+//     pull secrets and the pull secrets named in PullSecrets, as the
+//     kubelet would use them for a pod there;
+//  3. anonymous.
+//
+// Cluster keychains are kept for a minute per namespace, so a burst of
+// conversions reads each Secret once.
+type Credentials struct {
+	file        authn.Keychain
+	client      kubernetes.Interface
+	pullSecrets []string
+	// ServiceAccount is the runner's pod service account
+	// ("default" when empty).
+	ServiceAccount string
+	// OnError hears of cluster lookups that failed (RBAC, API down); the
+	// lookup then goes on with what is left.
+	OnError func(namespace string, err error)
+	ttl     time.Duration
+	now     func() time.Time
+
+	mu   sync.Mutex
+	byNS map[string]cachedKeychain
+}
+
+type cachedKeychain struct {
+	keychain authn.Keychain
+	expires  time.Time
+}
+
+// NewCredentials reads authFile (a Docker config.json; empty for none)
+// once; client may be nil (no cluster access).
+func NewCredentials(authFile string, client kubernetes.Interface, pullSecrets []string) (*Credentials, error) {
+	c := &Credentials{client: client, pullSecrets: pullSecrets, ttl: time.Minute, now: time.Now, byNS: map[string]cachedKeychain{}}
+	if authFile != "" {
+		data, err := os.ReadFile(authFile)
+		if err != nil {
+			return nil, fmt.Errorf("registry auth file: %w", err)
+		}
+		// The file is what a dockerconfigjson pull secret holds; reading
+		// it the same way matches hosts exactly as the kubelet does.
+		kc, err := kauth.NewFromPullSecrets(context.Background(), []corev1.Secret{{
+			Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: data},
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("registry auth file %s: not a Docker config.json: %w", authFile, err)
+		}
+		c.file = kc
+	}
+	return c, nil
+}
+
+// For returns the keychain of namespace.
+func (c *Credentials) For(ctx context.Context, namespace string) authn.Keychain {
+	var chain []authn.Keychain
+	if c.file != nil {
+		chain = append(chain, c.file)
+	}
+	if c.client != nil {
+		if kc := c.cluster(ctx, namespace); kc != nil {
+			chain = append(chain, kc)
+		}
+	}
+	return authn.NewMultiKeychain(chain...)
+}
+
+func (c *Credentials) cluster(ctx context.Context, namespace string) authn.Keychain {
+	now := c.now()
+	c.mu.Lock()
+	cached, ok := c.byNS[namespace]
+	c.mu.Unlock()
+	if ok && now.Before(cached.expires) {
+		return cached.keychain
+	}
+	kc, err := kauth.New(ctx, c.client, kauth.Options{
+		Namespace:          namespace,
+		ServiceAccountName: c.ServiceAccount,
+		ImagePullSecrets:   c.pullSecrets,
+	})
+	if err != nil {
+		if c.OnError != nil {
+			c.OnError(namespace, err)
+		}
+		return nil
+	}
+	c.mu.Lock()
+	if len(c.byNS) > 1024 {
+		c.byNS = map[string]cachedKeychain{}
+	}
+	c.byNS[namespace] = cachedKeychain{keychain: kc, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return kc
+}
