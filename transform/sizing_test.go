@@ -29,6 +29,14 @@ func TestSizing(t *testing.T) {
 			report:   []string{"peak 4 vCPU / 6 GiB (steps a+b at once, with db running throughout)", "without it ECI would size the pod from the runner's requests and limits: 8-8Gi"},
 		},
 		{
+			// As drone-runner-kube reads sizes (go-units v0.4.0): "Mi"
+			// without the "B" is a size too.
+			name:     "Kubernetes-style sizes, as the runner reads them",
+			input:    "steps:\n- name: a\n  image: x:1\n  resources: {limits: {cpu: 1000, memory: 4096Mi}}\n",
+			contains: []string{"eci-use-specs: 1-4Gi"},
+			report:   []string{"peak 1 vCPU / 4 GiB (step a)"},
+		},
+		{
 			name:     "the pipeline's own spec wins",
 			input:    "metadata:\n  annotations:\n    k8s.aliyun.com/eci-use-specs: 0.5-1Gi\nsteps:\n- name: a\n  image: x:1\n",
 			contains: []string{"k8s.aliyun.com/eci-use-specs: 0.5-1Gi\n"},
