@@ -115,8 +115,8 @@ require (
 // and docker/cli use none of what v0.6.0 added.
 replace github.com/distribution/reference => github.com/distribution/reference v0.5.0
 
-// drone-runner-kube v1.0.0-rc.5 and runner-go v1.12.0 are built with
-// go-units v0.4.0, which reads Kubernetes-style sizes (1024Mi); v0.5.0,
-// which docker/cli (through go-containerregistry) asks for, refuses them.
-// Sizes must be read as the real runner reads them.
+// drone-runner-kube v1.0.0-rc.5 was released with go-units v0.4.0, whose
+// RAMInBytes reads "1024Mi" as 1 GiB; v0.5.0 (which go-containerregistry
+// asks for) refuses it. The sizing transform and the runner oracle must
+// read resources.limits.memory as the released runner does.
 replace github.com/docker/go-units => github.com/docker/go-units v0.4.0

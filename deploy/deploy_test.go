@@ -550,6 +550,7 @@ func TestChartRefuses(t *testing.T) {
 		{"rbac without namespaces", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\nrbac:\n  secrets:\n    enabled: true\n", "pipelineNamespaces"},
 		{"rbac the service does not use", secretValue + "pipelineNamespaces: [default]\nrbac:\n  secrets:\n    enabled: true\n", "DRONE_ECI_ENV_IN_CLUSTER"},
 		{"rbac elsewhere than the env namespace", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [p]\nrbac:\n  secrets:\n    enabled: true\n", "DRONE_ECI_ENV_NAMESPACE"},
+		{"registry rbac the service does not use", secretValue + "pipelineNamespaces: [default]\nrbac:\n  registry:\n    enabled: true\n", "DRONE_ECI_ENV_IN_CLUSTER"},
 		{"webhook without namespaces", secretValue + "webhook:\n  enabled: true\n  tls:\n    secretName: tls\n", "pipelineNamespaces"},
 		{"webhook without TLS", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n", "webhook.tls.secretName"},
 		{"no service account", secretValue + "serviceAccount:\n  create: false\n", "serviceAccount.name"},
@@ -560,6 +561,30 @@ func TestChartRefuses(t *testing.T) {
 				t.Errorf("got %v, want an error naming %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRegistryRBAC: registry lookups with pull secrets get read access
+// by name to ServiceAccounts and Secrets of the pipeline namespaces,
+// nothing more (internal/registry/credentials.go), and a token.
+func TestRegistryRBAC(t *testing.T) {
+	objs := manifests(t, mustRender(t, secretValue+"env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [builds, team]\nrbac:\n  registry:\n    enabled: true\n"))
+	checkConsistent(t, objs)
+	roles := find[*rbacv1.Role](objs)
+	if len(roles) != 2 {
+		t.Fatalf("want a Role in each of the 2 pipeline namespaces, got %d", len(roles))
+	}
+	for _, r := range roles {
+		want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"serviceaccounts", "secrets"}, Verbs: []string{"get"}}}
+		if !reflect.DeepEqual(r.Rules, want) {
+			t.Errorf("Role %s/%s grants %+v; want get on serviceaccounts and secrets only", r.Namespace, r.Name, r.Rules)
+		}
+	}
+	if n := len(find[*rbacv1.RoleBinding](objs)); n != 2 {
+		t.Errorf("want 2 RoleBindings, got %d", n)
+	}
+	if d := one[*appsv1.Deployment](t, objs); !*d.Spec.Template.Spec.AutomountServiceAccountToken {
+		t.Error("rbac.registry is on, yet the pod gets no ServiceAccount token")
 	}
 }
 
@@ -615,6 +640,9 @@ func TestDefaultsMatchTheService(t *testing.T) {
 	got := loadFromDeployment(t, d)
 	want := config.Default()
 	want.Secret = got.Secret
+	// The one chosen difference: a deployment asks registries, the
+	// code's default keeps the local dry run and the tests offline.
+	want.Registry.Lookup = true
 	diffSettings(t, "", reflect.ValueOf(&got).Elem(), reflect.ValueOf(&want).Elem())
 }
 

@@ -205,8 +205,12 @@ func (c *Converter) Convert(in Input) (Result, error) {
 		result.Operator = append(result.Operator, transform.OperatorNote{Setting: "DRONE_ECI_CONVERT_PROTECTED", Text: "true would convert protected repo " + in.Repo + " (each build then waits for approval)"})
 		return result, nil
 	}
+	// One deadline for every registry lookup of the config, however
+	// many pipelines it has, started by the first lookup.
+	lookups := &lookupDeadline{parent: in.Context}
+	defer lookups.cancel()
 	for i, doc := range chosen {
-		outcome, err := c.convertPipeline(doc, headers[i], in, migrate[i])
+		outcome, err := c.convertPipeline(doc, headers[i], in, migrate[i], lookups)
 		if err != nil {
 			return Result{}, fmt.Errorf("document %d: %w", doc.Number, err)
 		}
@@ -223,7 +227,7 @@ func (c *Converter) Convert(in Input) (Result, error) {
 	return result, nil
 }
 
-func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, migrate bool) (Outcome, error) {
+func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, migrate bool, lookups *lookupDeadline) (Outcome, error) {
 	outcome := Outcome{Document: doc.Number, Pipeline: h.Name}
 	body := doc.Body()
 	if body == nil || body.Kind != yamlv3.MappingNode {
@@ -263,7 +267,7 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, m
 			continue
 		}
 		if c.resolver != nil && p.Registry == nil && (t.Name() == "images" || t.Name() == "entrypoints") {
-			outcome.LookupFailures = c.lookUpImages(in.Context, p, disabled)
+			outcome.LookupFailures = c.lookUpImages(lookups.context(c.resolver.Timeout()), p, disabled)
 		}
 		before := len(p.Report.Changes)
 		if err := t.Apply(p); err != nil {

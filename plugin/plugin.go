@@ -124,6 +124,9 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 		for _, f := range o.LookupFailures {
 			entry.Warn("registry lookup failed: " + f)
 		}
+		if p.metrics != nil {
+			p.metrics.LookupFailures.Add(float64(len(o.LookupFailures)))
+		}
 		switch {
 		case o.Converted:
 			entry.WithField("report", o.Report.String()).Info("pipeline converted")

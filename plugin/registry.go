@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/registry"
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
@@ -13,6 +14,33 @@ import (
 // Answer with Err, never a failed conversion.
 type ImageResolver interface {
 	ResolveAll(ctx context.Context, namespace string, queries []registry.Query) []registry.Answer
+	// Timeout is the deadline of all lookups of one conversion.
+	Timeout() time.Duration
+}
+
+// lookupDeadline is the one deadline of a conversion's lookups, started
+// by the first.
+type lookupDeadline struct {
+	parent context.Context
+	ctx    context.Context
+	stop   context.CancelFunc
+}
+
+func (l *lookupDeadline) context(timeout time.Duration) context.Context {
+	if l.ctx == nil {
+		parent := l.parent
+		if parent == nil {
+			parent = context.Background()
+		}
+		l.ctx, l.stop = context.WithTimeout(parent, timeout)
+	}
+	return l.ctx
+}
+
+func (l *lookupDeadline) cancel() {
+	if l.stop != nil {
+		l.stop()
+	}
 }
 
 // WithResolver makes the converter ask registries about the images its
@@ -56,9 +84,6 @@ func (c *Converter) lookUpImages(ctx context.Context, p *transform.Pipeline, dis
 	queries := make([]registry.Query, len(refs))
 	for i, ref := range refs {
 		queries[i] = registry.Query{Ref: ref, Platform: platform}
-	}
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	var failed []string
 	for _, a := range c.resolver.ResolveAll(ctx, c.buildNamespace(p), queries) {

@@ -3,6 +3,8 @@ package transform
 import (
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestSizing(t *testing.T) {
@@ -130,5 +132,21 @@ func TestDivideEqually(t *testing.T) {
 	// 100 MiB is 25 chunks of 4 MiB: 9, 8, 8.
 	if got[0] != 36*MiB || got[1] != 32*MiB || got[2] != 32*MiB || sum != 100*MiB {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// TestReadResourcesAsTheRunner pins the memory spellings the released
+// runner accepts: runner-go's BytesSize uses go-units v0.4.0, which
+// reads Kubernetes-style "Mi" too (v0.5.0 refuses it).
+func TestReadResourcesAsTheRunner(t *testing.T) {
+	for value, want := range map[string]int64{"1024Mi": 1 << 30, "500MiB": 500 << 20, "2GiB": 2 << 30, "2g": 2 << 30, "1048576": 1 << 20} {
+		var m yaml.Node
+		if err := yaml.Unmarshal([]byte("memory: "+value), &m); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readResources(m.Content[0], func() string { return "resources.limits" })
+		if err != nil || got.Memory != want {
+			t.Errorf("%s: %d, %v; want %d", value, got.Memory, err, want)
+		}
 	}
 }

@@ -2,12 +2,14 @@ package command
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/registry/registrytest"
 )
 
@@ -137,5 +139,20 @@ func TestImagesWithRegistryLookups(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "images: warning: -: image "+reg.Host+"/ci/missing: registry "+reg.Host+": 404 not found (NAME_UNKNOWN)") {
 		t.Errorf("stderr does not name the failed lookup:\n%s", stderr.String())
+	}
+}
+
+func TestImageResolverFollowsTheSwitch(t *testing.T) {
+	cfg := config.Default()
+	if r, err := imageResolver(cfg, newLogger(cfg, io.Discard)); err != nil || r != nil {
+		t.Errorf("lookups off: resolver %v, err %v; want none", r, err)
+	}
+	cfg.Registry.Lookup = true
+	if r, err := imageResolver(cfg, newLogger(cfg, io.Discard)); err != nil || r == nil {
+		t.Errorf("lookups on: resolver %v, err %v", r, err)
+	}
+	cfg.Registry.AuthFile = "/nonexistent/config.json"
+	if _, err := imageResolver(cfg, newLogger(cfg, io.Discard)); err == nil || !strings.Contains(err.Error(), "registry auth file") {
+		t.Errorf("a missing auth file: %v", err)
 	}
 }

@@ -35,6 +35,7 @@ func imageResolver(cfg config.Config, log logrus.FieldLogger) (plugin.ImageResol
 	}
 	return registry.New(registry.Options{
 		Keychains: creds.For,
+		Allow:     cfg.Registry.Allow,
 		Insecure:  cfg.Registry.Insecure,
 		Timeout:   cfg.Registry.Timeout,
 		TagTTL:    cfg.Registry.TagTTL,

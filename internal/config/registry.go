@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"path"
 	"strings"
 	"time"
 )
@@ -27,6 +28,9 @@ type Registry struct {
 	// ServiceAccount is the runner's pod service account (its
 	// DRONE_SERVICE_ACCOUNT_DEFAULT), whose image pull secrets are used.
 	ServiceAccount string `envconfig:"DRONE_ECI_REGISTRY_SERVICE_ACCOUNT"`
+	// Allow lists the registry hosts that may be asked (globs); empty:
+	// any host a config names.
+	Allow []string `envconfig:"DRONE_ECI_REGISTRY_ALLOW"`
 	// Insecure lists hosts (host[:port]) reached over plain HTTP.
 	Insecure []string `envconfig:"DRONE_ECI_REGISTRY_INSECURE"`
 	// PinDigests is which images get the registry's digest: floating
@@ -54,6 +58,11 @@ func (r Registry) validate() error {
 	}
 	if r.TagTTL <= 0 {
 		return fmt.Errorf("DRONE_ECI_REGISTRY_TAG_TTL: must be positive, got %s", r.TagTTL)
+	}
+	for _, g := range r.Allow {
+		if _, err := path.Match(strings.TrimSpace(g), "x"); err != nil {
+			return fmt.Errorf("DRONE_ECI_REGISTRY_ALLOW: bad pattern %q: %w", g, err)
+		}
 	}
 	for _, h := range r.Insecure {
 		host := strings.TrimSpace(h)

@@ -23,6 +23,10 @@ type Metrics struct {
 	// OperatorNotes counts the report's notes for the operator by the
 	// setting they name: how often a setting would have helped.
 	OperatorNotes *prometheus.CounterVec
+	// LookupFailures counts registry lookups that failed (the
+	// conversion went on without their facts). No label: hosts come from
+	// configs, which anyone who can push writes.
+	LookupFailures prometheus.Counter
 }
 
 // New creates the metrics and registers them on reg.
@@ -54,7 +58,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: "drone_convert_eci", Name: "operator_notes_total",
 			Help: "Notes for the operator (in the log) by the setting that would help.",
 		}, []string{"setting"}),
+		LookupFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "drone_convert_eci", Name: "registry_lookup_failures_total",
+			Help: "Registry lookups that failed; the log names image, registry and reason.",
+		}),
 	}
-	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics, m.OperatorNotes)
+	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics, m.OperatorNotes, m.LookupFailures)
 	return m
 }

@@ -267,3 +267,25 @@ func TestAuthFileErrors(t *testing.T) {
 		t.Errorf("bad auth file: %v", err)
 	}
 }
+
+func TestAllowList(t *testing.T) {
+	reg := registrytest.Start(t, "", "")
+	reg.Push(t, "a/b:1", registrytest.Image(t, "linux/amd64", []string{"/x"}, nil))
+	for _, tc := range []struct {
+		allow []string
+		err   string
+	}{
+		{nil, ""},
+		{[]string{"127.0.0.1:*"}, ""},
+		{[]string{"*.aliyuncs.com"}, "not among the registries the service may ask"},
+	} {
+		before := reg.ManifestRequests()
+		a := resolveOne(t, resolver(t, "", registry.Options{Allow: tc.allow}), reg.Host+"/a/b:1", registry.DefaultPlatform)
+		if (a.Err == nil) != (tc.err == "") || (a.Err != nil && a.Err.Error() != tc.err) {
+			t.Errorf("allow %v: err %v, want %q", tc.allow, a.Err, tc.err)
+		}
+		if tc.err != "" && reg.ManifestRequests() != before {
+			t.Errorf("allow %v: a registry not allowed was asked", tc.allow)
+		}
+	}
+}

@@ -92,10 +92,14 @@ values files as floats, which would print 1048576 as 1.048576e+06.
 
 {{/*
 Whether the pod gets a ServiceAccount token: only for the Secret env
-carrier, through the chart's RBAC or the operator's own.
+carrier or registry lookups with pull secrets, through the chart's RBAC
+or the operator's own.
 */}}
 {{- define "dce.automountToken" -}}
 {{- $inCluster := eq (toString .Values.env.DRONE_ECI_ENV_IN_CLUSTER) "true" }}
+{{- if and .Values.rbac.registry.enabled (not $inCluster) }}
+{{- fail "rbac.registry.enabled: the Role is for registry lookups with pull secrets; set env.DRONE_ECI_ENV_IN_CLUSTER=true so the service uses it" }}
+{{- end }}
 {{- if .Values.rbac.secrets.enabled }}
 {{- if not $inCluster }}
 {{- fail "rbac.secrets.enabled: the Role is for the Secret env carrier; set env.DRONE_ECI_ENV_IN_CLUSTER=true so the service uses it" }}
