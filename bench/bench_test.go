@@ -95,12 +95,39 @@ func wide(tb testing.TB) []byte {
 	return data
 }
 
+// argsFromEnv is an opted-in docker step just under the body limit with
+// 12 000 build args, 12 000 build_args_from_env names and 12 000 env
+// vars: drone-docker's prefix test of every name against every build
+// arg, done pairwise, and the env looked up by scan made it take a
+// minute.
+func argsFromEnv(tb testing.TB) []byte {
+	var b strings.Builder
+	b.WriteString("kind: pipeline\ntype: kubernetes\nname: args\nmetadata:\n  annotations:\n    drone-convert-eci/enabled: \"true\"\nsteps:\n- name: build\n  image: plugins/docker\n  settings:\n    repo: octo/args\n    build_args:\n")
+	for i := 0; i < 12000; i++ {
+		fmt.Fprintf(&b, "    - ARG_%d=x\n", i)
+	}
+	b.WriteString("    build_args_from_env:\n")
+	for i := 0; i < 12000; i++ {
+		fmt.Fprintf(&b, "    - var_%d\n", i)
+	}
+	b.WriteString("  environment:\n")
+	for i := 0; i < 12000; i++ {
+		fmt.Fprintf(&b, "    var_%d: v\n", i)
+	}
+	data := []byte(b.String())
+	if body, _ := json.Marshal(request(data)); len(body) > int(config.Default().MaxBodyBytes) {
+		tb.Fatalf("build args request is %d bytes, over the %d limit", len(body), config.Default().MaxBodyBytes)
+	}
+	return data
+}
+
 func inputs(tb testing.TB) []input {
 	return []input{
 		{"typical-10-steps", typical(tb)},
 		{"200-steps", manySteps(200)},
 		{"near-1MiB", nearLimit(tb)},
 		{"wide-1MiB", wide(tb)},
+		{"build-args-from-env", argsFromEnv(tb)},
 	}
 }
 

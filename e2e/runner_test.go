@@ -37,6 +37,9 @@ type convertedConfig struct {
 	// "before" that the env transform must not change the meaning of
 	// (drone-runner-kube cannot compile the Docker pipeline itself).
 	Baseline []byte
+	// Reports holds each converted pipeline's whole report, where the
+	// conversion ran here: the pod's annotation is cut at 4 KiB.
+	Reports map[string]string
 }
 
 var convertedLine = regexp.MustCompile(`^# document \d+, pipeline "(.*)": converted$`)
@@ -95,13 +98,14 @@ func convertedConfigs(t *testing.T) []convertedConfig {
 		if err != nil || result.Config == nil {
 			continue
 		}
-		c := convertedConfig{Name: "corpus/" + filepath.Base(file), Input: input, Output: result.Config, Converted: map[string]bool{}}
+		c := convertedConfig{Name: "corpus/" + filepath.Base(file), Input: input, Output: result.Config, Converted: map[string]bool{}, Reports: map[string]string{}}
 		if hasDockerPipeline(t, input) {
 			c.Baseline = migratedBaseline(t, input, "")
 		}
 		for _, o := range result.Outcomes {
 			if o.Converted {
 				c.Converted[o.Pipeline] = true
+				c.Reports[o.Pipeline] = o.Report.String()
 			}
 		}
 		c.Custom = bytes.Contains(input, []byte("node_selector:"))

@@ -66,6 +66,11 @@ type Outcome struct {
 	// Applied lists the transforms that changed the pipeline.
 	Applied []string
 	Report  transform.Report
+	// Kept is true for a Docker pipeline that cannot move to ECI, left
+	// as it was for the Docker runner (DRONE_ECI_MIGRATE_UNMOVABLE=keep);
+	// Reason says why. A Docker pipeline has no pod to carry a report, so
+	// the service log, the metrics and the CLI say so.
+	Kept bool
 	// LookupFailures name the registry lookups that failed (image,
 	// registry, why); the conversion went on without those facts.
 	LookupFailures []string
@@ -211,6 +216,16 @@ func (c *Converter) Convert(in Input) (Result, error) {
 	defer lookups.cancel()
 	for i, doc := range chosen {
 		outcome, err := c.convertPipeline(doc, headers[i], in, migrate[i], lookups)
+		var unmovable unmovableError
+		if errors.As(err, &unmovable) && c.cfg.MigrateUnmovable != config.MigrateFail {
+			// Its document is not marked edited, so it goes back as
+			// written, whatever the transforms did to its tree.
+			why := unmovable.err.Error()
+			outcome = Outcome{Document: doc.Number, Pipeline: headers[i].Name, Kept: true, Reason: why}
+			outcome.Report.Warn("kept on the Docker runner, unchanged: %s", why)
+			outcome.Report.ForOperator("DRONE_ECI_MIGRATE_UNMOVABLE", "keep left this Docker pipeline on the Docker runner; fail would refuse the config instead")
+			err = nil
+		}
 		if err != nil {
 			return Result{}, fmt.Errorf("document %d: %w", doc.Number, err)
 		}
@@ -227,55 +242,21 @@ func (c *Converter) Convert(in Input) (Result, error) {
 	return result, nil
 }
 
+// unmovableError is why a Docker pipeline cannot move to ECI: the
+// migration or a transform refused it.
+type unmovableError struct{ err error }
+
+func (e unmovableError) Error() string { return e.err.Error() }
+func (e unmovableError) Unwrap() error { return e.err }
+
 func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, migrate bool, lookups *lookupDeadline) (Outcome, error) {
 	outcome := Outcome{Document: doc.Number, Pipeline: h.Name}
-	body := doc.Body()
-	if body == nil || body.Kind != yamlv3.MappingNode {
-		return outcome, fmt.Errorf("pipeline %q: expected a mapping at the top of the document", h.Name)
-	}
-	// One walk checks the document and records it as parsed, so that
-	// only what the transforms change is re-encoded.
-	hazards := doc.BeginEdit()
-	if dup := hazards.Duplicate; dup != nil {
-		return outcome, fmt.Errorf("pipeline %q: line %d: key %q is written twice in one mapping; Drone keeps the last one silently, so remove the other before converting", h.Name, doc.FileLine(dup), dup.Value)
-	}
-	if merge, key := hazards.Merge, hazards.MergeKey; merge != nil {
-		return outcome, fmt.Errorf("pipeline %q: line %d: the merge key (<<) comes after %q and its anchor sets %q too; Drone's YAML library then takes the anchor's value, the YAML spec the key's: move the merge key first (or drop one %q) so both agree", h.Name, doc.FileLine(merge), key, key, key)
-	}
-	disabled, err := c.disabled(h)
+	p, err := c.transformPipeline(doc, h, in, migrate, &outcome, lookups)
 	if err != nil {
-		return outcome, fmt.Errorf("pipeline %q: %w", h.Name, err)
-	}
-	p := &transform.Pipeline{Name: h.Name, Body: body, Trusted: in.Trusted, Event: in.Event}
-	if migrate {
-		// First, so that every transform after it sees the kubernetes
-		// pipeline the kube runner will read. It is not switchable: a
-		// Docker pipeline is either migrated whole or left alone.
-		if err := c.migrate.Apply(p); err != nil {
-			return outcome, err
+		if migrate {
+			return outcome, unmovableError{err}
 		}
-		// The opt-in annotation makes the output say what it is, and
-		// converting it again a no-op.
-		if err := transform.Annotate(p, c.cfg.OptInAnnotation, "true"); err != nil {
-			return outcome, err
-		}
-		outcome.Applied = append(outcome.Applied, "migrate")
-	}
-	for _, t := range c.transforms {
-		if disabled[t.Name()] {
-			outcome.Disabled = append(outcome.Disabled, t.Name())
-			continue
-		}
-		if c.resolver != nil && p.Registry == nil && (t.Name() == "images" || t.Name() == "entrypoints") {
-			outcome.LookupFailures = c.lookUpImages(lookups.context(c.resolver.Timeout()), p, disabled)
-		}
-		before := len(p.Report.Changes)
-		if err := t.Apply(p); err != nil {
-			return outcome, err
-		}
-		if len(p.Report.Changes) > before {
-			outcome.Applied = append(outcome.Applied, t.Name())
-		}
+		return outcome, err
 	}
 	outcome.Report = p.Report
 	if err := c.ensureSecrets(in, p, &outcome.Report); err != nil {
@@ -294,6 +275,59 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, m
 	doc.Edited = true
 	outcome.Converted = true
 	return outcome, nil
+}
+
+// transformPipeline runs the migration, when asked, and the transforms.
+func (c *Converter) transformPipeline(doc *yamldoc.Document, h header, in Input, migrate bool, outcome *Outcome, lookups *lookupDeadline) (*transform.Pipeline, error) {
+	body := doc.Body()
+	if body == nil || body.Kind != yamlv3.MappingNode {
+		return nil, fmt.Errorf("pipeline %q: expected a mapping at the top of the document", h.Name)
+	}
+	// One walk checks the document and records it as parsed, so that
+	// only what the transforms change is re-encoded.
+	hazards := doc.BeginEdit()
+	if dup := hazards.Duplicate; dup != nil {
+		return nil, fmt.Errorf("pipeline %q: line %d: key %q is written twice in one mapping; Drone keeps the last one silently, so remove the other before converting", h.Name, doc.FileLine(dup), dup.Value)
+	}
+	if merge, key := hazards.Merge, hazards.MergeKey; merge != nil {
+		return nil, fmt.Errorf("pipeline %q: line %d: the merge key (<<) comes after %q and its anchor sets %q too; Drone's YAML library then takes the anchor's value, the YAML spec the key's: move the merge key first (or drop one %q) so both agree", h.Name, doc.FileLine(merge), key, key, key)
+	}
+	disabled, err := c.disabled(h)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %q: %w", h.Name, err)
+	}
+	p := &transform.Pipeline{Name: h.Name, Body: body, Trusted: in.Trusted, Event: in.Event}
+	if migrate {
+		// First, so that every transform after it sees the kubernetes
+		// pipeline the kube runner will read. It is not switchable: a
+		// Docker pipeline is either migrated whole or left alone.
+		if err := c.migrate.Apply(p); err != nil {
+			return nil, err
+		}
+		// The opt-in annotation makes the output say what it is, and
+		// converting it again a no-op.
+		if err := transform.Annotate(p, c.cfg.OptInAnnotation, "true"); err != nil {
+			return nil, err
+		}
+		outcome.Applied = append(outcome.Applied, "migrate")
+	}
+	for _, t := range c.transforms {
+		if disabled[t.Name()] {
+			outcome.Disabled = append(outcome.Disabled, t.Name())
+			continue
+		}
+		if c.resolver != nil && p.Registry == nil && (t.Name() == "images" || t.Name() == "entrypoints") {
+			outcome.LookupFailures = c.lookUpImages(lookups.context(c.resolver.Timeout()), p, disabled)
+		}
+		before := len(p.Report.Changes)
+		if err := t.Apply(p); err != nil {
+			return nil, err
+		}
+		if len(p.Report.Changes) > before {
+			outcome.Applied = append(outcome.Applied, t.Name())
+		}
+	}
+	return p, nil
 }
 
 // optedIn applies the opt-in rules: the pipeline's annotation decides

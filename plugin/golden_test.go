@@ -22,7 +22,7 @@ const goldenDir = "../testdata/convert"
 // "deny: ...", "node-selector: k:v", "trusted", "protected",
 // "convert-protected", "opt-in", "privileged-policy: drop-with-warning",
 // "host-path-claim: /prefix:claim", "kaniko-cache-repo: {repo}-cache",
-// "migrate-docker", "migrate-repos: octo/*", "runner-label: k:v",
+// "migrate-docker", "migrate-repos: octo/*", "migrate-unmovable: fail", "runner-label: k:v",
 // "docker-host: tcp://h:2376", "docker-plain-tcp", "docker-tls-secret: s",
 // "docker-tls-from-secrets: ca:a,cert:b,key:c"), and
 // NAME.golden the expected summary
@@ -106,6 +106,8 @@ func applyArgs(t *testing.T, c *goldenCase, args []byte) {
 			}
 		case "migrate-docker":
 			c.input.MigrateDocker = true
+		case "migrate-unmovable":
+			c.cfg.MigrateUnmovable = value
 		case "migrate-repos":
 			c.cfg.MigrateDockerRepos = append(c.cfg.MigrateDockerRepos, value)
 		case "runner-label":

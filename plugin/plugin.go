@@ -136,6 +136,11 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 					p.metrics.Transforms.WithLabelValues(name).Inc()
 				}
 			}
+		case o.Kept:
+			entry.WithField("why", o.Reason).Warn("Docker pipeline kept on the Docker runner, unchanged: it cannot move to ECI (DRONE_ECI_MIGRATE_UNMOVABLE=keep)")
+			if p.metrics != nil {
+				p.metrics.Kept.Inc()
+			}
 		default:
 			entry.Debug(o.Reason)
 		}

@@ -184,3 +184,48 @@ func TestGateGlobal(t *testing.T) {
 	release()
 	wg.Wait()
 }
+
+// TestPluginKeepsUnmovable: a Docker pipeline that cannot move stays for
+// the Docker runner while the others convert, and the service says so in
+// its log and metrics, the only places a Docker pipeline's report can go;
+// with DRONE_ECI_MIGRATE_UNMOVABLE=fail it fails the config instead.
+func TestPluginKeepsUnmovable(t *testing.T) {
+	for _, policy := range []string{config.MigrateKeep, config.MigrateFail} {
+		t.Run(policy, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.MigrateDockerRepos = []string{"octo/*"}
+			cfg.MigrateUnmovable = policy
+			log, hook := test.NewNullLogger()
+			m := metrics.New(prometheus.NewRegistry())
+			got, err := New(cfg, log, WithMetrics(m)).Convert(context.Background(), convertRequest(t, "migrate_unmovable.yml", "octo/hello"))
+			if policy == config.MigrateFail {
+				if err == nil || !strings.Contains(err.Error(), `document 2: pipeline "windows": platform.os windows`) {
+					t.Fatalf("got %v, want the Windows pipeline's refusal", err)
+				}
+				if n := testutil.ToFloat64(m.Kept); n != 0 {
+					t.Errorf("migrations_kept_total = %v, want 0", n)
+				}
+				return
+			}
+			if err != nil || got == nil {
+				t.Fatalf("got %v, %v; want the Linux pipelines converted", got, err)
+			}
+			if !strings.Contains(got.Data, "kind: pipeline\ntype: docker\nname: windows\n\nplatform:\n  os: windows\n") {
+				t.Errorf("the Windows pipeline is not left as written:\n%s", got.Data)
+			}
+			var warned bool
+			for _, e := range hook.AllEntries() {
+				why, _ := e.Data["why"].(string)
+				if e.Level == logrus.WarnLevel && strings.Contains(e.Message, "kept on the Docker runner") && e.Data["pipeline"] == "windows" && strings.Contains(why, "platform.os windows") {
+					warned = true
+				}
+			}
+			if !warned {
+				t.Error("no warning naming the kept pipeline and why")
+			}
+			if n := testutil.ToFloat64(m.Kept); n != 1 {
+				t.Errorf("migrations_kept_total = %v, want 1", n)
+			}
+		})
+	}
+}

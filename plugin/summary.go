@@ -24,7 +24,10 @@ func (r Result) WriteSummary(w io.Writer) {
 	}
 	for _, o := range r.Outcomes {
 		status := "converted"
-		if !o.Converted {
+		switch {
+		case o.Kept:
+			status = "kept on the Docker runner (cannot move to ECI)"
+		case !o.Converted:
 			status = "unchanged: " + o.Reason
 		}
 		fmt.Fprintf(w, "document %d, pipeline %q: %s\n", o.Document, o.Pipeline, status)

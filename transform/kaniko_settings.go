@@ -85,8 +85,10 @@ var settingTable = map[string]settingRule{
 	"base_image_registry": {action: keep},
 	// kaniko-gcr, -gar and -acr have no username/password and only
 	// kaniko-docker reads config: losing push credentials is refused.
-	"username": {action: keep, flavours: onlyDockerECR, why: "push credentials"},
-	"password": {action: keep, flavours: onlyDockerECR, why: "push credentials"},
+	// On ecr they are the push login too, which kaniko-ecr reads as a
+	// base-image login (see ecrLogin).
+	"username": {action: special, flavours: onlyDockerECR, why: "push credentials"},
+	"password": {action: special, flavours: onlyDockerECR, why: "push credentials"},
 	"config":   {action: keep, flavours: onlyDocker, why: "registry credentials (docker config.json)"},
 	// ECR
 	"region":            {action: keep, flavours: onlyECR},
@@ -102,7 +104,7 @@ var settingTable = map[string]settingRule{
 	"skip_push_if_tag_exists": {action: lossy, flavours: onlyECR,
 		why: "kaniko-ecr pushes even when the tag exists"},
 	// GCR / GAR
-	"json_key":              {action: keep, flavours: onlyGoogle},
+	"json_key":              {action: special, flavours: onlyGoogle},
 	"location":              {action: special, flavours: onlyGAR},
 	"workload_identity":     {action: lossy, flavours: onlyGoogle, why: "kaniko-gcr/-gar authenticate with json_key only"},
 	"project_number":        {action: lossy, flavours: onlyGoogle, why: "kaniko-gcr/-gar authenticate with json_key only"},
@@ -169,32 +171,51 @@ var settingTable = map[string]settingRule{
 // settings (urfave/cli EnvVar lists, or getenv in the wrappers) to the
 // setting that carries the same value to the kaniko plugin. The setting,
 // when also given, wins, as it does in the docker plugin (its name comes
-// first in every list). DOCKER_USERNAME/PASSWORD/REGISTRY must not stay:
-// kaniko reads them as base-image pull credentials.
+// first in every list), and so does a variable listed earlier for the
+// same setting. DOCKER_USERNAME/PASSWORD/REGISTRY must not stay:
+// kaniko reads them as base-image pull credentials. keep leaves the
+// variable in the step's environment too, for variables the kaniko
+// plugin's own libraries also read.
 type envSetting struct {
 	env, setting string
 	flavours     []string
+	keep         bool
 }
 
 var envSettings = []envSetting{
-	{"DOCKER_USERNAME", "username", nil},
-	{"DOCKER_PASSWORD", "password", nil},
-	{"DOCKER_REGISTRY", "registry", nil},
-	{"DOCKER_EMAIL", "email", nil},
-	{"DOCKER_PLUGIN_CONFIG", "config", nil},
-	{"DOCKER_PLUGIN_MIRROR", "mirror", nil},
-	{"DOCKER_LAUNCH_DEBUG", "debug", nil},
-	{"DOCKER_BASE_IMAGE_USERNAME", "base_image_username", nil},
-	{"DOCKER_BASE_IMAGE_PASSWORD", "base_image_password", nil},
-	{"DOCKER_BASE_IMAGE_REGISTRY", "base_image_registry", nil},
-	{"ECR_REGION", "region", onlyECR},
-	{"ECR_ACCESS_KEY", "access_key", onlyECR},
-	{"ECR_SECRET_KEY", "secret_key", onlyECR},
-	{"ECR_CREATE_REPOSITORY", "create_repository", onlyECR},
-	{"GCR_JSON_KEY", "json_key", onlyGoogle},
-	{"GOOGLE_CREDENTIALS", "json_key", onlyGoogle},
-	{"TOKEN", "json_key", onlyGoogle},
+	// drone-docker M:234-244 reads these after PLUGIN_*; the ecr, gcr,
+	// gar and acr wrappers set PLUGIN_REGISTRY themselves (E:118 G:104
+	// R:111 A:126) and overwrite DOCKER_USERNAME/PASSWORD (E:119-120,
+	// A:127-128, G:98-101 and R:105-108 when a key is given): see
+	// wrapperDockerEnv for those flavours.
+	{env: "DOCKER_USERNAME", setting: "username", flavours: onlyDocker},
+	{env: "DOCKER_PASSWORD", setting: "password", flavours: onlyDocker},
+	{env: "DOCKER_REGISTRY", setting: "registry", flavours: onlyDocker},
+	{env: "DOCKER_EMAIL", setting: "email"},
+	{env: "DOCKER_PLUGIN_CONFIG", setting: "config"},
+	{env: "DOCKER_PLUGIN_MIRROR", setting: "mirror"},
+	{env: "DOCKER_LAUNCH_DEBUG", setting: "debug"},
+	{env: "DOCKER_BASE_IMAGE_USERNAME", setting: "base_image_username"},
+	{env: "DOCKER_BASE_IMAGE_PASSWORD", setting: "base_image_password"},
+	{env: "DOCKER_BASE_IMAGE_REGISTRY", setting: "base_image_registry"},
+	// drone-ecr E:40 reads PLUGIN_REGION, ECR_REGION, AWS_REGION;
+	// kaniko-ecr reads PLUGIN_REGION only, default us-east-1 (ecr
+	// main.go 158-163). AWS_REGION stays: the AWS SDK reads it too.
+	{env: "ECR_REGION", setting: "region", flavours: onlyECR},
+	{env: "AWS_REGION", setting: "region", flavours: onlyECR, keep: true},
+	{env: "ECR_ACCESS_KEY", setting: "access_key", flavours: onlyECR},
+	{env: "ECR_SECRET_KEY", setting: "secret_key", flavours: onlyECR},
+	{env: "ECR_CREATE_REPOSITORY", setting: "create_repository", flavours: onlyECR},
+	{env: "GCR_JSON_KEY", setting: "json_key", flavours: onlyGoogle},
+	{env: "GOOGLE_CREDENTIALS", setting: "json_key", flavours: onlyGoogle},
+	{env: "TOKEN", setting: "json_key", flavours: onlyGoogle},
 }
+
+// wrapperDockerEnv are the variables drone-docker reads as push
+// registry and login (M:234-244) but the ecr, gcr, gar and acr wrappers
+// override; the kaniko plugins read them as base-image pull credentials
+// (kaniko-ecr main.go 77-88, -gcr 117-129, -gar 133-145, -acr 140-152).
+var wrapperDockerEnv = []string{"DOCKER_REGISTRY", "DOCKER_USERNAME", "DOCKER_PASSWORD"}
 
 // aliases lists docker settings that are read as one flag, in the order
 // the docker plugin reads them (the first one set wins), and the kaniko

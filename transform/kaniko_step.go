@@ -20,11 +20,20 @@ type stepConversion struct {
 	report   *Report
 	name     string
 	consumed map[string]bool
+	node     *yaml.Node // the step's own copy
+	// stepEnv is the step's environment as the docker plugin saw it,
+	// pipelineEnv the pipeline's (the runner lets the step's win).
+	stepEnv, pipelineEnv *yaml.Node
+	argsDone             bool                  // build args written (see buildArgs)
+	inertLogin           []string              // DOCKER_* kept in a wrapper flavour's environment
+	envIndex             map[string]*yaml.Node // see envVar
+	addEnv               []pair                // see setEnv
+	added                map[string]bool       // addEnv's names
 }
 
 func (r *kanikoRun) convertStep(c *container, n *yaml.Node) error {
 	image := r.k.Images[c.flavour]
-	s := &stepConversion{r: r, c: c, flavour: c.flavour, in: map[string]*yaml.Node{}, out: &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}, report: &r.p.Report, name: c.name, consumed: map[string]bool{}}
+	s := &stepConversion{r: r, c: c, flavour: c.flavour, in: map[string]*yaml.Node{}, out: &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}, report: &r.p.Report, name: c.name, consumed: map[string]bool{}, node: n}
 	settings := resolve(get(n, "settings"))
 	if settings != nil && !isNull(settings) && settings.Kind != yaml.MappingNode {
 		return fmt.Errorf("settings: expected a mapping, found a %s", kindName(settings.Kind))
@@ -37,6 +46,9 @@ func (r *kanikoRun) convertStep(c *container, n *yaml.Node) error {
 		return err
 	}
 	if err := s.settings(); err != nil {
+		return err
+	}
+	if err := s.checkInertLogin(); err != nil {
 		return err
 	}
 	put(n, "image", scalar(image))
@@ -64,6 +76,7 @@ func (s *stepConversion) environment(n *yaml.Node) error {
 			return fmt.Errorf("environment: expected a mapping, found a %s", kindName(env.Kind))
 		}
 		own = fresh(flatten(env))
+		s.stepEnv = fresh(flatten(env))
 	}
 	changed := false
 	if own != nil && del(own, "DOCKER_HOST") {
@@ -71,6 +84,8 @@ func (s *stepConversion) environment(n *yaml.Node) error {
 		s.report.Changed("step %q: environment DOCKER_HOST removed (kaniko needs no Docker daemon)", s.name)
 	}
 	pipelineEnv := resolve(lookup(s.r.p.Body, "environment"))
+	s.pipelineEnv = pipelineEnv
+	mappedFrom := map[string]string{} // setting → the variable that gave it
 	for _, e := range envSettings {
 		if e.flavours != nil && !contains(e.flavours, s.flavour) {
 			continue
@@ -91,19 +106,44 @@ func (s *stepConversion) environment(n *yaml.Node) error {
 		where := "the pipeline's environment"
 		if fromStep {
 			where = "its environment"
-			del(own, e.env)
-			changed = true
+			if !e.keep {
+				del(own, e.env)
+				changed = true
+			}
 		}
-		if _, set := s.in[e.setting]; set || s.consumed[e.setting] {
-			s.report.Changed("step %q: %s from %s dropped: setting %s wins, as in the docker plugin", s.name, e.env, where, e.setting)
-		} else {
+		_, set := s.in[e.setting]
+		switch from, mapped := mappedFrom[e.setting]; {
+		case mapped && e.keep:
+			s.report.Changed("step %q: %s from %s not mapped: %s wins, as in the docker plugin", s.name, e.env, where, from)
+		case mapped:
+			s.report.Changed("step %q: %s from %s dropped: %s wins, as in the docker plugin", s.name, e.env, where, from)
+		case set || s.consumed[e.setting]:
+			if e.keep {
+				s.report.Changed("step %q: %s from %s not mapped: setting %s wins, as in the docker plugin", s.name, e.env, where, e.setting)
+			} else {
+				s.report.Changed("step %q: %s from %s dropped: setting %s wins, as in the docker plugin", s.name, e.env, where, e.setting)
+			}
+		case e.keep:
 			s.in[e.setting] = value
 			s.order = append(s.order, e.setting)
+			mappedFrom[e.setting] = e.env
+			s.report.Changed("step %q: %s from %s → setting %s too (plugins/%s read it, plugins/kaniko-%s reads only the setting)", s.name, e.env, where, e.setting, s.flavour, s.flavour)
+		default:
+			s.in[e.setting] = value
+			s.order = append(s.order, e.setting)
+			mappedFrom[e.setting] = e.env
 			s.report.Changed("step %q: %s from %s → setting %s (the kaniko plugin reads %s as something else or not at all)", s.name, e.env, where, e.setting, e.env)
 		}
-		if !fromStep && strings.HasPrefix(e.env, "DOCKER_") && (e.env == "DOCKER_USERNAME" || e.env == "DOCKER_PASSWORD" || e.env == "DOCKER_REGISTRY") {
+		if !fromStep && (e.env == "DOCKER_USERNAME" || e.env == "DOCKER_PASSWORD" || e.env == "DOCKER_REGISTRY") {
 			s.report.Warn("step %q: the pipeline's %s also reaches the kaniko step, which reads it as a base-image pull credential", s.name, e.env)
 		}
+	}
+	if s.flavour != flavourDocker {
+		dropped, err := s.wrapperEnv(own, pipelineEnv)
+		if err != nil {
+			return err
+		}
+		changed = changed || dropped
 	}
 	if changed {
 		if len(own.Content) == 0 {
@@ -113,6 +153,85 @@ func (s *stepConversion) environment(n *yaml.Node) error {
 		}
 	}
 	return nil
+}
+
+// wrapperEnv handles DOCKER_REGISTRY, DOCKER_USERNAME and
+// DOCKER_PASSWORD on the ecr, gcr, gar and acr flavours. Their wrappers
+// set PLUGIN_REGISTRY, which drone-docker reads before DOCKER_REGISTRY
+// (M:234; E:118 G:104 R:111 A:126), so the variable was never read; the
+// ecr and acr wrappers always overwrite the login (E:119-120,
+// A:127-128), gcr and gar when a key is given (G:98-101, R:105-108), and
+// without a key the variables were gcr's and gar's push login, which
+// kaniko-gcr/-gar cannot take. The kaniko plugins read all three as the
+// base-image login (kaniko-ecr main.go 77-88, -gcr 117-129, -gar
+// 133-145, -acr 140-152), used only with a base-image registry: a
+// literal DOCKER_REGISTRY goes, and the login stays only where it is
+// inert (no base-image registry, or a setting read before it).
+func (s *stepConversion) wrapperEnv(own, pipelineEnv *yaml.Node) (changed bool, err error) {
+	_, keyed := s.in["json_key"]
+	keyed = keyed || s.flavour == flavourECR || s.flavour == flavourACR
+	for _, name := range wrapperDockerEnv {
+		fromStep := own != nil && get(own, name) != nil
+		if !fromStep && lookup(pipelineEnv, name) == nil {
+			continue
+		}
+		if name != "DOCKER_REGISTRY" && !keyed {
+			return changed, fmt.Errorf("environment %s: without json_key, plugins/%s pushed with DOCKER_USERNAME and DOCKER_PASSWORD as its login (drone-docker main.go 239-244; the wrapper sets them only from a key), and kaniko-%s has no push login but json_key: set json_key", name, s.flavour, s.flavour)
+		}
+		if !fromStep {
+			s.report.Warn("step %q: the pipeline's %s reaches the kaniko step, which reads it as a base-image pull credential; plugins/%s ignored it (its wrapper sets the registry and login)", s.name, name, s.flavour)
+			continue
+		}
+		if name == "DOCKER_REGISTRY" {
+			if _, ok := literal(get(own, name)); !ok {
+				return changed, fmt.Errorf("environment DOCKER_REGISTRY: plugins/%s ignored it (its wrapper sets the registry), kaniko-%s would read it as the base-image registry, and it comes from a secret the conversion will not drop: remove it", s.flavour, s.flavour)
+			}
+			del(own, name)
+			changed = true
+			s.report.Changed("step %q: environment DOCKER_REGISTRY removed: plugins/%s ignored it (its wrapper sets the registry), kaniko-%s would read it as the base-image registry", s.name, s.flavour, s.flavour)
+			continue
+		}
+		s.inertLogin = append(s.inertLogin, name)
+	}
+	return changed, nil
+}
+
+// checkInertLogin runs once the settings are written: a DOCKER_USERNAME
+// or DOCKER_PASSWORD left in a wrapper flavour's environment must not
+// become the base-image login.
+func (s *stepConversion) checkInertLogin() error {
+	if len(s.inertLogin) == 0 {
+		return nil
+	}
+	registrySet := s.hasOut("docker_registry") || s.hasOut("base_image_registry") || lookup(s.pipelineEnv, "DOCKER_REGISTRY") != nil
+	for _, name := range s.inertLogin {
+		shadows := []string{"docker_username", "base_image_username"}
+		if name == "DOCKER_PASSWORD" {
+			shadows = []string{"docker_password", "base_image_password"}
+		}
+		if s.flavour == flavourECR {
+			shadows = append(shadows, strings.ToLower(strings.TrimPrefix(name, "DOCKER_")))
+		}
+		shadowed := false
+		for _, key := range shadows {
+			shadowed = shadowed || s.hasOut(key)
+		}
+		if registrySet && !shadowed {
+			return fmt.Errorf("environment %s: plugins/%s ignored it (its wrapper sets the login), and with a base-image registry set kaniko-%s would log in there with it: remove it, or set the base-image login (base_image_username/base_image_password)", name, s.flavour, s.flavour)
+		}
+		s.report.Changed("step %q: environment %s kept, unused: plugins/%s ignored it (its wrapper sets the login), kaniko-%s reads it only as a base-image login, for a base-image registry this step does not set", s.name, name, s.flavour, s.flavour)
+	}
+	return nil
+}
+
+// hasOut reports whether a kaniko setting was written.
+func (s *stepConversion) hasOut(key string) bool {
+	for i := 0; i+1 < len(s.out.Content); i += 2 {
+		if s.out.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
 }
 
 // emit adds a kaniko setting.
@@ -181,7 +300,7 @@ func (s *stepConversion) settings() error {
 			continue
 		}
 		if rule.flavours != nil && !contains(rule.flavours, flavour) {
-			if rule.action == keep && rule.why != "" {
+			if (rule.action == keep || rule.action == special) && rule.why != "" {
 				return s.fail(key, "plugins/kaniko-%s has no %s setting (%s): the step could not authenticate as written; use the flavour's own credentials settings", flavour, key, rule.why)
 			}
 			s.emit(key, value)
@@ -207,6 +326,13 @@ func (s *stepConversion) settings() error {
 			}
 		}
 	}
+	if err := s.ecrLogin(); err != nil {
+		return err
+	}
+	if err := s.buildArgs(); err != nil {
+		return err
+	}
+	s.stages()
 	if err := s.guestPush(chosen); err != nil {
 		return err
 	}
@@ -220,6 +346,13 @@ func (s *stepConversion) special(key string, value *yaml.Node, chosen map[string
 	switch key {
 	case "repo", "registry", "location":
 		return nil // repository() handles them together
+	case "username", "password":
+		if s.flavour == flavourDocker {
+			s.emit(key, value)
+		}
+		return nil // ecr: ecrLogin() handles them together
+	case "json_key":
+		return s.jsonKey(value)
 	case "tag", "tags":
 		if key == "tag" {
 			s.report.Changed("step %q: setting tag → tags", s.name)
@@ -231,6 +364,12 @@ func (s *stepConversion) special(key string, value *yaml.Node, chosen map[string
 		}
 		s.emit("auto_tag", value)
 		if autoTag {
+			// The docker plugin ignored tags and the .tags file under
+			// auto_tag (M:448-461); the kaniko plugins read .tags when
+			// tags is unset (urfave/cli reads the variable first) and
+			// refuse any tag but latest with auto_tag (kaniko.go 159-161).
+			s.emit("tags", raw("latest"))
+			s.report.Changed("step %q: tags: latest added: with auto_tag the docker plugin ignored tags and the .tags file, the kaniko plugin reads .tags when tags is unset and fails on any tag but latest", s.name)
 			return s.autoTagWhen()
 		}
 	case "default_suffix", "auto_tag_suffix":
@@ -276,12 +415,8 @@ func (s *stepConversion) special(key string, value *yaml.Node, chosen map[string
 		} else {
 			s.report.Warn("step %q: setting oidc_token_id dropped: kaniko-%s authenticates with json_key only", s.name, s.flavour)
 		}
-	case "build_args":
-		return s.buildArgs(value)
-	case "build_args_from_env":
-		if _, ok := s.in["build_args"]; !ok {
-			return s.buildArgs(nil)
-		}
+	case "build_args", "build_args_from_env":
+		return s.buildArgs()
 	case "insecure":
 		v, known := truth(value)
 		if !known {
@@ -315,50 +450,6 @@ func (s *stepConversion) special(key string, value *yaml.Node, chosen map[string
 			s.report.Changed("step %q: setting auto_label: false dropped (kaniko adds no labels either)", s.name)
 		}
 	}
-	return nil
-}
-
-// buildArgs appends build_args_from_env names, bare: the kaniko
-// executor takes a bare --build-arg's value from its environment, which
-// the plugin passes through.
-func (s *stepConversion) buildArgs(value *yaml.Node) error {
-	fromEnv, ok := s.in["build_args_from_env"]
-	if !ok {
-		s.emit("build_args", value)
-		return nil
-	}
-	if v, known := truth(s.in["multiple_build_args"]); known && v {
-		return s.fail("build_args_from_env", "cannot be combined with multiple_build_args by the conversion; list the variables in build_args_new as NAME=${NAME}")
-	}
-	var names []*yaml.Node
-	switch n := resolve(fromEnv); {
-	case n.Kind == yaml.SequenceNode:
-		names = n.Content
-	case n.Kind == yaml.ScalarNode:
-		for _, part := range strings.Split(n.Value, ",") {
-			names = append(names, raw(strings.TrimSpace(part)))
-		}
-	default:
-		return s.fail("build_args_from_env", "expected a list of variable names")
-	}
-	list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-	if value != nil {
-		switch v := resolve(value); {
-		case v.Kind == yaml.SequenceNode:
-			list.Content = append(list.Content, v.Content...)
-		case v.Kind == yaml.ScalarNode:
-			list.Content = append(list.Content, value)
-		default:
-			return s.fail("build_args", "a secret cannot be combined with build_args_from_env by the conversion; write the list out")
-		}
-	}
-	var text []string
-	for _, n := range names {
-		list.Content = append(list.Content, n)
-		text = append(text, resolve(n).Value)
-	}
-	s.emit("build_args", list)
-	s.report.Changed("step %q: setting build_args_from_env [%s] → bare build_args (the executor reads their values from the step environment)", s.name, strings.Join(text, ", "))
 	return nil
 }
 

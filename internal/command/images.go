@@ -198,7 +198,7 @@ func configImages(conv *plugin.Converter, data []byte, migrate bool, lookupFaile
 	}
 	opted := map[int]bool{}
 	for _, o := range result.Outcomes {
-		if o.Converted || !(strings.HasPrefix(o.Reason, "opted out") || strings.HasPrefix(o.Reason, "not opted in")) {
+		if !o.Kept && (o.Converted || !(strings.HasPrefix(o.Reason, "opted out") || strings.HasPrefix(o.Reason, "not opted in"))) {
 			opted[o.Document] = true
 		}
 	}

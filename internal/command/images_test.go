@@ -53,6 +53,12 @@ func TestImagesCommand(t *testing.T) {
 			stderr: "DRONE_IMAGE_CLONE",
 		},
 		{
+			name:   "a Docker pipeline kept on the Docker runner is left out",
+			args:   []string{"images", "--migrate-docker", td + "migrate_unmovable.yml"},
+			stdout: "drone/git:latest\ndrone/placeholder:1\ngolang:1.22\nplugins/kaniko:1.13.9\n",
+			stderr: "DRONE_IMAGE_CLONE",
+		},
+		{
 			name:   "opted-out pipelines run elsewhere",
 			args:   []string{"images", td + "opted_out.yml"},
 			env:    map[string]string{"DRONE_ECI_CLONE_IMAGE": "drone/git:1.3.0"},

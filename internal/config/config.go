@@ -18,6 +18,12 @@ import (
 // server then listens on loopback only.
 const LocalDryRunSecret = "local-dry-run-not-a-secret"
 
+// DRONE_ECI_MIGRATE_UNMOVABLE values.
+const (
+	MigrateKeep = "keep"
+	MigrateFail = "fail"
+)
+
 // Config is every setting of the service. Field tags name the
 // environment variable; defaults are the values a stock ACK virtual node
 // and a stock Drone server need.
@@ -47,6 +53,12 @@ type Config struct {
 	// MigrateRunnerLabels are the ECI runner's DRONE_RUNNER_LABELS: a
 	// migrated pipeline's node must equal them (Drone matches exactly).
 	MigrateRunnerLabels map[string]string `envconfig:"DRONE_ECI_MIGRATE_RUNNER_LABELS"`
+	// MigrateUnmovable is what happens to a Docker pipeline that cannot
+	// move to ECI: "keep" leaves it to the Docker runner, unchanged and
+	// warned about, while the config's other pipelines move; "fail"
+	// fails the whole config's conversion, for teams with no Docker
+	// runners left.
+	MigrateUnmovable string `envconfig:"DRONE_ECI_MIGRATE_UNMOVABLE"`
 
 	NodeSelector       map[string]string `envconfig:"DRONE_ECI_NODE_SELECTOR"`
 	TolerationKey      string            `envconfig:"DRONE_ECI_TOLERATION_KEY"`
@@ -118,6 +130,7 @@ func Default() Config {
 		KanikoGARImage:       "plugins/kaniko-gar:1.13.9",
 		KanikoACRImage:       "plugins/kaniko-acr:1.13.9",
 		PrivilegedPolicy:     "fail",
+		MigrateUnmovable:     MigrateKeep,
 		MaxBodyBytes:         1 << 20,
 		MaxClockSkew:         5 * time.Minute,
 		MaxDocuments:         200,
@@ -173,6 +186,11 @@ func (c Config) Validate() error {
 				return fmt.Errorf("%s: bad pattern %q: %w", list.name, g, err)
 			}
 		}
+	}
+	switch c.MigrateUnmovable {
+	case MigrateKeep, MigrateFail:
+	default:
+		return fmt.Errorf("DRONE_ECI_MIGRATE_UNMOVABLE: %q is neither %s nor %s", c.MigrateUnmovable, MigrateKeep, MigrateFail)
 	}
 	switch c.TolerationOperator {
 	case "Exists":

@@ -13,7 +13,7 @@ func TestLoad(t *testing.T) {
 		check func(t *testing.T, c Config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c Config) {
-			if c.Bind != ":3000" || c.NodeSelector["type"] != "virtual-kubelet" || c.MaxBodyBytes != 1<<20 || !c.Enabled {
+			if c.Bind != ":3000" || c.NodeSelector["type"] != "virtual-kubelet" || c.MaxBodyBytes != 1<<20 || !c.Enabled || c.MigrateUnmovable != MigrateKeep {
 				t.Errorf("defaults not applied: %+v", c)
 			}
 		}},
@@ -25,12 +25,13 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "migration", env: map[string]string{
-			"DRONE_ECI_MIGRATE_DOCKER_REPOS": "octo/*", "DRONE_ECI_MIGRATE_RUNNER_LABELS": "pool:eci",
+			"DRONE_ECI_MIGRATE_DOCKER_REPOS": "octo/*", "DRONE_ECI_MIGRATE_RUNNER_LABELS": "pool:eci", "DRONE_ECI_MIGRATE_UNMOVABLE": "fail",
 		}, check: func(t *testing.T, c Config) {
-			if len(c.MigrateDockerRepos) != 1 || c.MigrateRunnerLabels["pool"] != "eci" {
+			if len(c.MigrateDockerRepos) != 1 || c.MigrateRunnerLabels["pool"] != "eci" || c.MigrateUnmovable != MigrateFail {
 				t.Errorf("migration settings not applied: %+v", c)
 			}
 		}},
+		{name: "bad unmovable policy", env: map[string]string{"DRONE_ECI_MIGRATE_UNMOVABLE": "drop"}, want: "DRONE_ECI_MIGRATE_UNMOVABLE: \"drop\" is neither keep nor fail"},
 		{name: "bad migration glob", env: map[string]string{"DRONE_ECI_MIGRATE_DOCKER_REPOS": "octo/["}, want: "DRONE_ECI_MIGRATE_DOCKER_REPOS: bad pattern"},
 		{name: "bad log format", env: map[string]string{"DRONE_LOG_FORMAT": "xml"}, want: "DRONE_LOG_FORMAT"},
 		{name: "bad glob", env: map[string]string{"DRONE_ECI_REPOS": "octo/["}, want: "DRONE_ECI_REPOS: bad pattern"},

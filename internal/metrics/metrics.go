@@ -27,6 +27,9 @@ type Metrics struct {
 	// conversion went on without their facts). No label: hosts come from
 	// configs, which anyone who can push writes.
 	LookupFailures prometheus.Counter
+	// Kept counts Docker pipelines left on the Docker runner because
+	// they cannot move to ECI (DRONE_ECI_MIGRATE_UNMOVABLE=keep).
+	Kept prometheus.Counter
 }
 
 // New creates the metrics and registers them on reg.
@@ -62,7 +65,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: "drone_convert_eci", Name: "registry_lookup_failures_total",
 			Help: "Registry lookups that failed; the log names image, registry and reason.",
 		}),
+		Kept: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "drone_convert_eci", Name: "migrations_kept_total",
+			Help: "Docker pipelines kept on the Docker runner because they cannot move to ECI (see the log's warning).",
+		}),
 	}
-	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics, m.OperatorNotes, m.LookupFailures)
+	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics, m.OperatorNotes, m.LookupFailures, m.Kept)
 	return m
 }
