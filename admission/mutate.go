@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/kubeexpand"
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
 
@@ -142,6 +143,19 @@ type ContainerReport struct {
 	Dropped []string `json:"dropped,omitempty"`
 	// Problem says why a container over the budget was left as it is.
 	Problem string `json:"problem,omitempty"`
+	// Status marks a container within the budget wrapped in the static
+	// loader only so that its plugin reads the runner's live status
+	// (godotenvUnreadable); with a Problem, it was not.
+	Status bool `json:"status,omitempty"`
+}
+
+// Warning is the line a container with a Problem gets in the API
+// response and the log.
+func (c ContainerReport) Warning(budget int) string {
+	if c.Status {
+		return fmt.Sprintf("container %s (step %q): plugins built with godotenv v1.5 cannot read the runner's live build status from /run/drone/env (annotation keys with \"/\" or \"-\"), and the static loader cannot bring it: %s", c.Container, c.Step, c.Problem)
+	}
+	return fmt.Sprintf("container %s (step %q) keeps %d env vars, over the budget of %d: %s", c.Container, c.Step, c.Before, budget, c.Problem)
 }
 
 // Report is what Mutate did.
@@ -183,8 +197,15 @@ func (r Report) String() string {
 		if c.Step != "" {
 			who = fmt.Sprintf("%s (step %q)", c.Container, c.Step)
 		}
-		if c.Problem != "" {
+		switch {
+		case c.Problem != "" && c.Status:
+			lines = append(lines, fmt.Sprintf("kept: %s: no live build status for godotenv v1.5 plugins: %s", who, c.Problem))
+			continue
+		case c.Problem != "":
 			lines = append(lines, fmt.Sprintf("kept: %s: %d env vars over the budget: %s", who, c.Before, c.Problem))
+			continue
+		case c.Status:
+			lines = append(lines, fmt.Sprintf("wrapped: %s: static loader for the live build status (%s)", who, c.Key))
 			continue
 		}
 		if len(c.Dropped) > 0 {
@@ -260,9 +281,15 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 	}
 
 	var plans []*plan
+	statusUnreadable := godotenvUnreadable(pod.Annotations)
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		if len(c.Env) <= o.Budget {
+			if statusUnreadable {
+				if p := statusPlan(pod, i, entrypoints, entrypointsErr, o); p != nil {
+					plans = append(plans, p)
+				}
+			}
 			continue
 		}
 		p := &plan{index: i, report: ContainerReport{Container: c.Name, Step: stepName(pod, i), Before: len(c.Env), After: len(c.Env)}}
@@ -422,6 +449,55 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 	return out, r
 }
 
+// godotenvUnreadable says whether godotenv v1.5, which many plugins use
+// to read the runner's live status from /run/drone/env, refuses the
+// file the kubelet makes of these annotations: it does when any key
+// holds a byte other than letters, digits, "_" and "." (ECI's
+// k8s.aliyun.com/... keys do).
+func godotenvUnreadable(annotations map[string]string) bool {
+	for k := range annotations {
+		for i := 0; i < len(k); i++ {
+			c := k[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.') {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// statusPlan wraps a container without a shell command, within the
+// budget, in the static loader with an empty env file, so that a plugin
+// built with godotenv v1.5 reads the runner's live status
+// (envfile.StatusKeys), which the loader sets from /run/drone/env as
+// godotenv.Overload would have. Nil for containers with a command (the
+// runner's script), the clone and images with a shell (services such as
+// redis), which read no status through godotenv.
+func statusPlan(pod *corev1.Pod, i int, entrypoints map[string]Entrypoint, entrypointsErr string, o Options) *plan {
+	c := &pod.Spec.Containers[i]
+	step := stepName(pod, i)
+	e, ok := entrypoints[step]
+	if len(c.Command) != 0 || step == CloneStep || step == "" || ok && e.Shell {
+		return nil
+	}
+	p := &plan{index: i, report: ContainerReport{Container: c.Name, Step: step, Before: len(c.Env), After: len(c.Env), Status: true}}
+	switch {
+	case entrypointsErr != "":
+		p.report.Problem = entrypointsErr
+	case !ok || len(e.Entrypoint) == 0:
+		p.report.Problem = "the converter recorded no entrypoint for this step's image"
+	case o.LoaderImage == "":
+		p.report.Problem = "no loader image is configured (DRONE_ECI_WEBHOOK_LOADER_IMAGE)"
+	default:
+		p.report.Loader = "static"
+		p.static = &e
+		p.moved = map[string]bool{}
+		p.content = envfile.AnnotationScript(nil)
+		p.report.Key = envfile.Key(p.content)
+	}
+	return p
+}
+
 // stepName is the step a container runs: its DRONE_STEP_NAME, or
 // "clone" for the runner's clone container (the first, without one).
 func stepName(pod *corev1.Pod, i int) string {
@@ -446,25 +522,43 @@ func stepName(pod *corev1.Pod, i int) string {
 // by name within each group. Only plain values (no valueFrom) whose
 // name occurs once and that sh can assign move; never the names
 // envfile.Keep lists or PATH (the loaders read them before they load);
-// never a value holding "$(" or a name some value or the command
-// refers to as "$(NAME)" (Kubernetes expands those in the container
-// env, not in the file). It says why when fewer than need qualify.
+// never a name some value or the command refers to as $(NAME), which
+// the kubelet looks up in the container env. A value moves as the
+// kubelet expands it (kubeexpand.Resolve, in the container's order), and
+// only when that is certain from the pod: not when it refers to a
+// secret, a field or a possible service-link variable. It says why
+// when fewer than need qualify.
 func movable(c *corev1.Container, need int) ([]envfile.Var, string) {
-	count := map[string]int{}
-	for _, e := range c.Env {
+	count := make(map[string]int, len(c.Env))
+	entries := make([]kubeexpand.Entry, len(c.Env))
+	var referenced map[string]bool
+	refer := func(s string) {
+		for _, name := range kubeexpand.Refs(s) {
+			if referenced == nil {
+				referenced = map[string]bool{}
+			}
+			referenced[name] = true
+		}
+	}
+	for _, s := range c.Command {
+		refer(s)
+	}
+	for _, s := range c.Args {
+		refer(s)
+	}
+	for i, e := range c.Env {
 		count[e.Name]++
+		entries[i] = kubeexpand.Entry{Name: e.Name, Value: e.Value, Known: e.ValueFrom == nil}
+		refer(e.Value)
 	}
-	refs := strings.Join(append(slices.Clone(c.Command), c.Args...), "\x00")
-	for _, e := range c.Env {
-		refs += "\x00" + e.Value
-	}
+	values, certain := kubeexpand.Resolve(entries, len(c.EnvFrom) > 0)
 	var candidates []envfile.Var
-	for _, e := range c.Env {
+	for i, e := range c.Env {
 		if e.ValueFrom != nil || count[e.Name] > 1 || envfile.Keep(e.Name) || e.Name == "PATH" ||
-			strings.Contains(e.Value, "$(") || strings.Contains(refs, "$("+e.Name+")") {
+			!certain[i] || referenced[e.Name] {
 			continue
 		}
-		candidates = append(candidates, envfile.Var{Name: e.Name, Value: e.Value})
+		candidates = append(candidates, envfile.Var{Name: e.Name, Value: values[i]})
 	}
 	group := func(name string) int {
 		switch {
@@ -483,7 +577,7 @@ func movable(c *corev1.Container, need int) ([]envfile.Var, string) {
 		return candidates[a].Name < candidates[b].Name
 	})
 	if len(candidates) < need {
-		return nil, fmt.Sprintf("only %d of its env vars can move (secret and field refs, repeated names, names the shell or loader reads first, $(VAR) references stay), %d must", len(candidates), need)
+		return nil, fmt.Sprintf("only %d of its env vars can move (secret and field refs, repeated names, names the shell or loader reads first, $(VAR) references and what they refer to stay), %d must", len(candidates), need)
 	}
 	return candidates[:need], ""
 }

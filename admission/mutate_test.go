@@ -3,6 +3,7 @@ package admission
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -254,26 +255,70 @@ func TestMutateServiceShell(t *testing.T) {
 }
 
 // The move order: CI_* first, then DRONE_*, then the rest; repeated
-// names, $(VAR) references and values holding "$(" never move.
+// names and names a value refers to as $(VAR) never move; a value
+// holding a reference moves expanded.
 func TestMoveOrder(t *testing.T) {
 	c := corev1.Container{Env: []corev1.EnvVar{
 		{Name: "ZED", Value: "z"}, {Name: "DRONE_B", Value: "b"}, {Name: "CI_B", Value: "b"}, {Name: "CI_A", Value: "a"},
 		{Name: "DRONE_A", Value: "a"}, {Name: "DUP", Value: "1"}, {Name: "DUP", Value: "2"}, {Name: "REF", Value: "$(ZED)"},
 		{Name: "HOME", Value: "/root"}, {Name: "PATH", Value: "/bin"}, {Name: "MY-VAR", Value: "x"}, droneSecretRef("SECRET"),
 	}}
-	vars, why := movable(&c, 4)
+	vars, why := movable(&c, 5)
 	if why != "" {
 		t.Fatal(why)
 	}
-	var names []string
-	for _, v := range vars {
-		names = append(names, v.Name)
+	want := []envfile.Var{{Name: "CI_A", Value: "a"}, {Name: "CI_B", Value: "b"}, {Name: "DRONE_A", Value: "a"}, {Name: "DRONE_B", Value: "b"}, {Name: "REF", Value: "z"}}
+	if !slices.Equal(vars, want) {
+		t.Errorf("moved %q, want %q", vars, want)
 	}
-	if want := []string{"CI_A", "CI_B", "DRONE_A", "DRONE_B"}; !slices.Equal(names, want) {
-		t.Errorf("moved %v, want %v", names, want)
+	if _, why := movable(&c, 6); why == "" {
+		t.Error("ZED is referenced as $(ZED): only 5 may move")
 	}
-	if _, why := movable(&c, 5); why == "" {
-		t.Error("ZED is referenced as $(ZED): only 4 may move")
+}
+
+// A value moves as the kubelet expands it in the container's order
+// (issue 17), or stays when the pod alone does not say what that is.
+func TestMovedValuesExpanded(t *testing.T) {
+	env := []corev1.EnvVar{
+		{Name: "DRONE_COMMIT_MESSAGE", Value: "Escape $$ in Makefile"},
+		{Name: "PASSWORD", Value: "pa$$word"},
+		{Name: "A", Value: "x"},
+		{Name: "B", Value: "$(A)-y"},
+		{Name: "ESCAPED", Value: "$$(A)"},
+		{Name: "LINK", Value: "$(KUBERNETES_SERVICE_HOST)"},
+		droneSecretRef("TOKEN"),
+		{Name: "FROM_SECRET", Value: "Bearer $(TOKEN)"},
+		{Name: "EARLY", Value: "$(LATER)"},
+		{Name: "LATER", Value: "l"},
+		{Name: "NOT_ASCII", Value: "$é"},
+		{Name: "TRAILING", Value: "5$"},
+		{Name: "SHELL_SYNTAX", Value: "$(date) ${HOME} `id`"},
+	}
+	want := map[string]string{
+		"DRONE_COMMIT_MESSAGE": "Escape $ in Makefile", "PASSWORD": "pa$word", "B": "x-y", "ESCAPED": "$(A)",
+		"EARLY": "$(LATER)", "TRAILING": "5$", "SHELL_SYNTAX": "$(date) ${HOME} `id`",
+	}
+	for _, open := range []bool{false, true} {
+		c := corev1.Container{Env: env}
+		if open {
+			// Names from an envFrom source could meet any reference.
+			c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}}}}
+			want = map[string]string{"DRONE_COMMIT_MESSAGE": "Escape $ in Makefile", "PASSWORD": "pa$word", "B": "x-y", "ESCAPED": "$(A)", "TRAILING": "5$"}
+		}
+		vars, why := movable(&c, len(want))
+		if why != "" {
+			t.Fatalf("envFrom %v: %s", open, why)
+		}
+		got := map[string]string{}
+		for _, v := range vars {
+			got[v.Name] = v.Value
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("envFrom %v: moved %q, want %q", open, got, want)
+		}
+		if _, why := movable(&c, len(want)+1); why == "" {
+			t.Errorf("envFrom %v: more than %d moved", open, len(want))
+		}
 	}
 }
 
