@@ -82,7 +82,8 @@ func refusalReason(msg string) string {
 // container and no hostPath volume, runs only pinned images, carries a
 // valid sizing annotation and fits ECI's 20 containers and 20 volumes.
 // Every other pipeline must be kept on the Docker runner, unchanged
-// (DRONE_ECI_MIGRATE_UNMOVABLE=keep), with a reason naming it. The figure is the README's (section "Migrating Docker
+// (DRONE_ECI_MIGRATE_UNMOVABLE=keep), with a reason naming it. The
+// figure is docs/authors.md's (section "Migrating Docker
 // pipelines"), which the test checks.
 func TestMigrateCorpus(t *testing.T) {
 	files := corpustest.Require(t)
@@ -153,12 +154,12 @@ func TestMigrateCorpus(t *testing.T) {
 	if total == 0 {
 		t.Fatal("no Docker pipeline in the corpus")
 	}
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/authors.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if claim := fmt.Sprintf("%d of the %d Docker pipelines", passed, total); !strings.Contains(string(readme), claim) {
-		t.Errorf("README.md does not state the measured figure %q", claim)
+		t.Errorf("docs/authors.md does not state the measured figure %q", claim)
 	}
 }
 

@@ -82,7 +82,7 @@ type EnvSecret struct {
 
 // Env moves what the YAML adds to a command step's container env (the
 // pipeline's and the step's plain `environment` values) into one env
-// file per step, loaded by a first command. See README "Environment
+// file per step, loaded by a first command. See docs/how-it-works.md "Environment
 // files" for the rules; every rule exists so the step's shell sees the
 // same variables, with the same values, as before.
 type Env struct {

@@ -8,7 +8,7 @@ import (
 	"io"
 )
 
-// Exit codes of the convert subcommand, documented in the README.
+// Exit codes of the convert subcommand, documented in its usage and the README.
 const (
 	exitOK      = 0
 	exitRefused = 1 // a pipeline cannot be converted, or serving failed
