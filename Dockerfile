@@ -6,7 +6,7 @@ RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/drone-convert-eci .
 # The admission webhook's static loader, copied into ECI pods by an init
-# container running this same image (README "Admission webhook").
+# container running this same image (docs/how-it-works.md "Admission webhook").
 RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/eci-env-loader ./cmd/eci-env-loader
 
 FROM gcr.io/distroless/static-debian12:nonroot

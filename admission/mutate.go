@@ -1,5 +1,5 @@
 // Package admission keeps every container of the Drone runner's ECI
-// pods within the env budget at pod admission (README "Admission
+// pods within the env budget at pod admission (docs/how-it-works.md "Admission
 // webhook"). Mutate is a pure function from the Pod the runner creates
 // to the mutated Pod and a report; Review wraps it in the
 // AdmissionReview protocol with a JSON patch; Server serves it over

@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/runnertest"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
 	"github.com/drone-convert-eci/drone-convert-eci/server"
@@ -210,10 +211,7 @@ func BenchmarkConvert(b *testing.B) {
 // BenchmarkCorpus runs (b), (d) and (e) over every public config, with
 // every kubernetes pipeline opted in.
 func BenchmarkCorpus(b *testing.B) {
-	files, _ := filepath.Glob("../../shared/corpus/public/*.y*ml")
-	if len(files) == 0 {
-		b.Fatal("no corpus: ../shared must be beside the checkout")
-	}
+	files := corpustest.Require(b)
 	conv := plugin.NewConverter(config.Default())
 	for _, file := range files {
 		data, err := os.ReadFile(file)

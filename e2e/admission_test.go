@@ -290,7 +290,7 @@ func TestAdmissionRunnerPods(t *testing.T) {
 	// image (golang).
 	for image := range keptImages {
 		if !slices.Contains(uncoveredImages, image) {
-			t.Errorf("%s kept over the budget: not an image the README lists as uncovered", image)
+			t.Errorf("%s kept over the budget: not an image docs/how-it-works.md lists as uncovered", image)
 		}
 	}
 	if stats["shell loader"] == 0 || stats["static loader"] == 0 || stats["service shell loader"] == 0 {
@@ -308,7 +308,7 @@ func TestAdmissionRunnerPods(t *testing.T) {
 const hostileMessage = "Escape $$ in Makefile, pa$$word $(HOME) $$(HOME) $(DRONE_BRANCH) 100% %b `id` 'q' \"dq\" back\\slash\ttab é 5$"
 
 // uncoveredImages are the images of the testdata and corpus whose
-// containers may stay over the budget (README "Admission webhook").
+// containers may stay over the budget (docs/how-it-works.md "Admission webhook").
 var uncoveredImages = []string{"golang", "sspringett/nvdmirror"}
 
 // inTable says whether image's repository is in the built-in

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/drone/drone-go/plugin/converter"
 	"github.com/sirupsen/logrus"
 
+	"github.com/drone-convert-eci/drone-convert-eci/internal/command"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
 	"github.com/drone-convert-eci/drone-convert-eci/server"
@@ -178,5 +180,50 @@ func assertRefused(t *testing.T, err error, code int, text string) {
 	}
 	if derr.Code != code || !strings.Contains(derr.Message, text) {
 		t.Errorf("got %d %q, want %d containing %q", derr.Code, derr.Message, code, text)
+	}
+}
+
+// TestCLIAndServerAgreeOnBodyLimit: the dry-run CLI refuses a config the
+// server refuses for its size, and converts one the server converts,
+// under the same DRONE_ECI_MAX_BODY_BYTES.
+func TestCLIAndServerAgreeOnBodyLimit(t *testing.T) {
+	const limit = 64 << 10
+	t.Setenv("DRONE_ECI_MAX_BODY_BYTES", strconv.Itoa(limit))
+	t.Setenv("DRONE_SECRET", "")
+	cfg := config.Default()
+	cfg.MaxBodyBytes = limit
+	srv := startService(t, cfg, nil)
+	optedIn := readFile(t, "../testdata/convert/opted_in.yml")
+	for _, tt := range []struct {
+		name    string
+		padding int
+		refused bool
+	}{
+		{name: "well under the limit", padding: limit / 2},
+		{name: "over the limit", padding: limit, refused: true},
+		// Quotes grow by JSON escaping: under the limit as a file, over
+		// it as Drone sends it.
+		{name: "over the limit once JSON-encoded", padding: limit / 2, refused: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pad := strings.Repeat("x", tt.padding)
+			if tt.name == "over the limit once JSON-encoded" {
+				pad = strings.Repeat(`"`, tt.padding+1000)
+			}
+			config := optedIn + "# " + pad + "\n"
+			_, serverErr := converter.Client(srv.URL, secret, false).Convert(context.Background(), request(config, "octo/hello"))
+			var stdout, stderr bytes.Buffer
+			code := command.Run([]string{"convert"}, strings.NewReader(config), &stdout, &stderr)
+			if tt.refused {
+				assertRefused(t, serverErr, http.StatusRequestEntityTooLarge, "larger than")
+				if code != 1 || !strings.Contains(stderr.String(), "larger than 65536 bytes") || !strings.Contains(stderr.String(), "operator: DRONE_ECI_MAX_BODY_BYTES: ") {
+					t.Errorf("the server refuses the config, the CLI exits %d:\n%s", code, stderr.String())
+				}
+				return
+			}
+			if serverErr != nil || code != 0 {
+				t.Errorf("server: %v; CLI exit %d:\n%s", serverErr, code, stderr.String())
+			}
+		})
 	}
 }

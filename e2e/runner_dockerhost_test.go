@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/runnertest"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
 )
@@ -50,7 +51,7 @@ func remoteDockerConfig(trusted bool) config.Config {
 // original YAML by rules of this test's own.
 func TestRemoteDockerCorpus(t *testing.T) {
 	converted, withUsers := 0, map[string]bool{}
-	for _, file := range corpusFiles(t) {
+	for _, file := range corpustest.Require(t) {
 		input, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

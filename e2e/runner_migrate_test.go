@@ -13,6 +13,7 @@ import (
 	"github.com/buildkite/yaml"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/runnertest"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
@@ -81,15 +82,17 @@ func refusalReason(msg string) string {
 // container and no hostPath volume, runs only pinned images, carries a
 // valid sizing annotation and fits ECI's 20 containers and 20 volumes.
 // Every other pipeline must be kept on the Docker runner, unchanged
-// (DRONE_ECI_MIGRATE_UNMOVABLE=keep), with a reason naming it. The figure is the README's (section "Migrating Docker
+// (DRONE_ECI_MIGRATE_UNMOVABLE=keep), with a reason naming it. The
+// figure is docs/authors.md's (section "Migrating Docker
 // pipelines"), which the test checks.
 func TestMigrateCorpus(t *testing.T) {
+	files := corpustest.Require(t)
 	cfg := corpusPinsConfig(t)
 	conv := plugin.NewConverter(cfg)
 	limits := yamldoc.Limits{MaxDocuments: 1000, MaxDepth: 1000, MaxExpandedNodes: 1 << 20, AliasRatio: 100}
 	total, passed := 0, 0
 	reasons := map[string]int{}
-	for _, file := range corpusFiles(t) {
+	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -151,12 +154,12 @@ func TestMigrateCorpus(t *testing.T) {
 	if total == 0 {
 		t.Fatal("no Docker pipeline in the corpus")
 	}
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/authors.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if claim := fmt.Sprintf("%d of the %d Docker pipelines", passed, total); !strings.Contains(string(readme), claim) {
-		t.Errorf("README.md does not state the measured figure %q", claim)
+		t.Errorf("docs/authors.md does not state the measured figure %q", claim)
 	}
 }
 

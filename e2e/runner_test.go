@@ -13,11 +13,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/runnertest"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
 )
-
-const corpusDir = "../../shared/corpus/public"
 
 // convertedConfig is one config before and after conversion, with the
 // pipelines the conversion rewrote.
@@ -91,7 +90,8 @@ func convertedConfigs(t *testing.T) []convertedConfig {
 		}
 		out = append(out, c)
 	}
-	for _, file := range corpusFiles(t) {
+	corpus := corpusFiles(t)
+	for _, file := range corpus {
 		input, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -113,7 +113,7 @@ func convertedConfigs(t *testing.T) []convertedConfig {
 		c.Custom = bytes.Contains(input, []byte("node_selector:"))
 		out = append(out, c)
 	}
-	out = append(out, remoteDockerConverted(t)...)
+	out = append(out, remoteDockerConverted(t, corpus)...)
 	if len(out) == 0 {
 		t.Fatal("no converted configs found")
 	}
@@ -124,12 +124,12 @@ func convertedConfigs(t *testing.T) []convertedConfig {
 // remote Docker daemon changes (DRONE_ECI_DOCKER_HOST with certificates
 // from Drone secrets, env files on), so that every ECI check runs on
 // those outputs too.
-func remoteDockerConverted(t *testing.T) []convertedConfig {
+func remoteDockerConverted(t *testing.T, corpus []string) []convertedConfig {
 	t.Helper()
 	cfg := remoteDockerConfig(false)
 	cfg.EnvFiles = config.Default().EnvFiles
 	var out []convertedConfig
-	for _, file := range corpusFiles(t) {
+	for _, file := range corpus {
 		input, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -201,19 +201,11 @@ func hasDockerPipeline(t *testing.T, config []byte) bool {
 	return false
 }
 
+// corpusFiles are the public corpus configs, or none (logged) without
+// a corpus: a test over testdata and corpus runs on testdata alone.
 func corpusFiles(t *testing.T) []string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
-	var configs []string
-	for _, f := range files {
-		if filepath.Ext(f) != ".tsv" {
-			configs = append(configs, f)
-		}
-	}
-	if len(configs) == 0 {
-		t.Fatalf("no corpus in %s: ../shared must be beside the checkout", corpusDir)
-	}
-	return configs
+	return corpustest.Files(t)
 }
 
 // compileBoth compiles the converted config with drone-runner-kube's own
@@ -280,7 +272,7 @@ func TestRunnerSchedulesOnVirtualNode(t *testing.T) {
 // TestCorpusRefusalsAreClear: a corpus config the converter refuses gets
 // an error that names the document.
 func TestCorpusRefusalsAreClear(t *testing.T) {
-	for _, file := range corpusFiles(t) {
+	for _, file := range corpustest.Require(t) {
 		input, _ := os.ReadFile(file)
 		_, err := plugin.NewConverter(config.Default()).Convert(plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true, MigrateDocker: true})
 		if err != nil {

@@ -83,6 +83,19 @@ type Result struct {
 	// Skipped says why the whole config was left alone, if it was.
 	Skipped  string
 	Outcomes []Outcome
+	// Operator holds notes for the operator about the whole config
+	// (each pipeline's are in its report).
+	Operator []transform.OperatorNote
+	// DockerPipelines counts the Docker-runner pipelines left alone
+	// because the repo does not migrate them.
+	DockerPipelines int
+}
+
+// skip is a Result that leaves the config alone for a reason of this
+// service's settings: the reason without the setting, the setting in a
+// note for the operator.
+func skip(reason, setting, note string) Result {
+	return Result{Skipped: reason, Operator: []transform.OperatorNote{{Setting: setting, Text: note}}}
 }
 
 // ErrHostile wraps refusals of configs that are too costly to parse.
@@ -136,13 +149,17 @@ func (c *Converter) Convert(in Input) (Result, error) {
 	// this config right after us with a library that expands every alias.
 	docs, err := yamldoc.Parse(in.Config, c.limits)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrHostile, err)
+		err = fmt.Errorf("%w: %w", ErrHostile, err)
+		if limit := (*yamldoc.LimitError)(nil); errors.As(err, &limit) {
+			err = transform.WithNote(err, limit.Setting, "a config over the limit was refused (a hostile config, or a limit too low)")
+		}
+		return Result{}, err
 	}
 	if !c.cfg.Enabled {
-		return Result{Skipped: "conversion is switched off (DRONE_ECI_ENABLED=false)"}, nil
+		return skip("conversion is switched off on this service", "DRONE_ECI_ENABLED", "false: nothing is converted"), nil
 	}
 	if matchAny(c.cfg.DenyRepos, in.Repo) {
-		return Result{Skipped: fmt.Sprintf("repo %s is on the deny list (DRONE_ECI_DENY_REPOS)", in.Repo)}, nil
+		return skip(fmt.Sprintf("repo %s is not converted by this service (deny list)", in.Repo), "DRONE_ECI_DENY_REPOS", "lists repo "+in.Repo), nil
 	}
 	listed := in.OptInAll || matchAny(c.cfg.Repos, in.Repo)
 	migrating := in.MigrateDocker || matchAny(c.cfg.MigrateDockerRepos, in.Repo)
@@ -165,6 +182,9 @@ func (c *Converter) Convert(in Input) (Result, error) {
 		// The Docker runner takes `type: docker` and untyped pipelines
 		// (drone-runner-docker engine/resource/parser.go match).
 		docker := h.Kind == "pipeline" && (h.Type == "docker" || h.Type == "")
+		if docker && !migrating {
+			result.DockerPipelines++
+		}
 		if h.Kind != "pipeline" || (h.Type != "kubernetes" && !(docker && migrating)) {
 			continue
 		}
@@ -186,7 +206,8 @@ func (c *Converter) Convert(in Input) (Result, error) {
 	if in.Protected && !c.cfg.ConvertProtected {
 		// The server checks the signature document against the converted
 		// bytes; rewriting would hold every build for approval.
-		result.Skipped = fmt.Sprintf("repo %s is protected: its signature covers the config as written, so it is left unchanged (DRONE_ECI_CONVERT_PROTECTED=true converts it anyway)", in.Repo)
+		result.Skipped = fmt.Sprintf("repo %s is protected: its signature covers the config as written, so it is left unchanged", in.Repo)
+		result.Operator = append(result.Operator, transform.OperatorNote{Setting: "DRONE_ECI_CONVERT_PROTECTED", Text: "true would convert protected repo " + in.Repo + " (each build then waits for approval)"})
 		return result, nil
 	}
 	// One deadline for every registry lookup of the config, however
@@ -201,7 +222,8 @@ func (c *Converter) Convert(in Input) (Result, error) {
 			// written, whatever the transforms did to its tree.
 			why := unmovable.err.Error()
 			outcome = Outcome{Document: doc.Number, Pipeline: headers[i].Name, Kept: true, Reason: why}
-			outcome.Report.Warn("kept on the Docker runner, unchanged: %s (DRONE_ECI_MIGRATE_UNMOVABLE=keep; fail refuses the config instead)", why)
+			outcome.Report.Warn("kept on the Docker runner, unchanged: %s", why)
+			outcome.Report.ForOperator("DRONE_ECI_MIGRATE_UNMOVABLE", "keep left this Docker pipeline on the Docker runner; fail would refuse the config instead")
 			err = nil
 		}
 		if err != nil {

@@ -26,6 +26,7 @@ func envTransform(cfg config.Config, cluster bool) transform.Transform {
 		Overhead:      cfg.EnvFiles.Overhead,
 		ClusterAccess: cluster,
 		Namespace:     cfg.EnvFiles.Namespace,
+		Webhook:       cfg.Webhook.Enabled,
 	}
 }
 
@@ -58,7 +59,8 @@ func (c *Converter) ensureSecrets(in Input, p *transform.Pipeline, report *trans
 		return nil
 	}
 	if c.secrets == nil {
-		return fmt.Errorf("pipeline %q: env files need Secrets but the service has no cluster access (DRONE_ECI_ENV_IN_CLUSTER or DRONE_ECI_ENV_KUBECONFIG)", p.Name)
+		return transform.WithNote(fmt.Errorf("pipeline %q: env files need Secrets, which this service cannot create (it has no cluster access)", p.Name),
+			"DRONE_ECI_ENV_IN_CLUSTER", "the secret env carrier needs cluster access (or DRONE_ECI_ENV_KUBECONFIG)")
 	}
 	ctx := in.Context
 	if ctx == nil {

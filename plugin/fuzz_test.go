@@ -15,6 +15,7 @@ import (
 	"github.com/drone/envsubst"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
 )
 
@@ -22,12 +23,10 @@ import (
 // corpus config.
 func addSeeds(f *testing.F) {
 	f.Helper()
-	for _, pattern := range []string{"../testdata/convert/*.yml", "../../shared/corpus/public/*.y*ml"} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			if data, err := os.ReadFile(file); err == nil {
-				f.Add(data)
-			}
+	files, _ := filepath.Glob("../testdata/convert/*.yml")
+	for _, file := range append(files, corpustest.Files(f)...) {
+		if data, err := os.ReadFile(file); err == nil {
+			f.Add(data)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
 
 // gate bounds concurrent conversions overall and per repo, so that one
@@ -60,14 +62,16 @@ func (g *gate) enter(ctx context.Context, repo string) (func(), error) {
 	case r.slots <- struct{}{}:
 	case <-ctx.Done():
 		leave()
-		return nil, fmt.Errorf("too many conversions of repo %s in flight; gave up after %s (DRONE_ECI_MAX_CONCURRENT_PER_REPO, DRONE_ECI_QUEUE_TIMEOUT)", repo, g.timeout)
+		return nil, transform.WithNote(fmt.Errorf("too many conversions of repo %s in flight; gave up after %s", repo, g.timeout),
+			"DRONE_ECI_MAX_CONCURRENT_PER_REPO", "repo %s waited %s for a slot (DRONE_ECI_QUEUE_TIMEOUT)", repo, g.timeout)
 	}
 	select {
 	case g.global <- struct{}{}:
 	case <-ctx.Done():
 		<-r.slots
 		leave()
-		return nil, fmt.Errorf("the converter is busy; gave up after %s (DRONE_ECI_MAX_CONCURRENT, DRONE_ECI_QUEUE_TIMEOUT)", g.timeout)
+		return nil, transform.WithNote(fmt.Errorf("the converter is busy; gave up after %s", g.timeout),
+			"DRONE_ECI_MAX_CONCURRENT", "a conversion waited %s for a slot (DRONE_ECI_QUEUE_TIMEOUT)", g.timeout)
 	}
 	return func() {
 		<-g.global

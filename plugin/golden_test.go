@@ -130,6 +130,13 @@ func render(result Result, err error) []byte {
 		b.WriteString("# result: error\n")
 		b.WriteString(err.Error())
 		b.WriteString("\n")
+		var notes bytes.Buffer
+		WriteRefusalNotes(&notes, err)
+		for _, line := range strings.Split(strings.TrimSpace(notes.String()), "\n") {
+			if line != "" {
+				b.WriteString("# " + line + "\n")
+			}
+		}
 		return b.Bytes()
 	}
 	if result.Config == nil {

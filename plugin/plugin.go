@@ -15,6 +15,7 @@ import (
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/reqid"
+	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
 
 // Option adjusts the plugin New builds.
@@ -50,6 +51,18 @@ type plugin struct {
 	metrics   *metrics.Metrics
 }
 
+// noteOperator logs the notes for the operator (which setting would
+// help) and counts them by setting, when metrics are on. They never
+// reach the pipeline author, who cannot change a setting.
+func (p *plugin) noteOperator(log logrus.FieldLogger, notes []transform.OperatorNote) {
+	for _, n := range notes {
+		log.WithField("setting", n.Setting).Info("operator: " + n.Text)
+		if p.metrics != nil {
+			p.metrics.OperatorNotes.WithLabelValues(n.Setting).Inc()
+		}
+	}
+}
+
 // count records one conversion result, when metrics are on.
 func (p *plugin) count(result string) {
 	if p.metrics != nil {
@@ -72,6 +85,7 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 	if err != nil {
 		p.count("busy")
 		log.WithError(err).Warn("conversion not started")
+		p.noteOperator(log, transform.OperatorNotes(err))
 		return nil, err
 	}
 	defer release()
@@ -98,11 +112,13 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 			p.count("failed")
 			log.WithError(err).Info("pipeline cannot run on ECI")
 		}
+		p.noteOperator(log, transform.OperatorNotes(err))
 		return nil, fmt.Errorf("drone-convert-eci: %w", err)
 	}
 	if result.Skipped != "" {
 		log.Info(result.Skipped)
 	}
+	p.noteOperator(log, result.Operator)
 	for _, o := range result.Outcomes {
 		entry := log.WithFields(logrus.Fields{"document": o.Document, "pipeline": o.Pipeline})
 		for _, f := range o.LookupFailures {
@@ -114,6 +130,7 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 		switch {
 		case o.Converted:
 			entry.WithField("report", o.Report.String()).Info("pipeline converted")
+			p.noteOperator(entry, o.Report.Operator)
 			if p.metrics != nil {
 				for _, name := range o.Applied {
 					p.metrics.Transforms.WithLabelValues(name).Inc()

@@ -41,13 +41,14 @@ func TestPluginModes(t *testing.T) {
 		converted bool
 		err       string
 		log       string // substring of some log message
+		operator  string // the setting of an operator note in the log
 	}{
 		{name: "converts", file: "opted_in.yml", converted: true, log: "pipeline converted"},
 		{name: "unchanged answers nil", file: "not_opted.yml"},
-		{name: "switched off", setup: func(c *config.Config) { c.Enabled = false }, file: "opted_in.yml", log: "switched off"},
-		{name: "limits apply when switched off", setup: func(c *config.Config) { c.Enabled = false }, file: "alias_bomb.yml", err: "aliases expand", log: "config refused"},
+		{name: "switched off", setup: func(c *config.Config) { c.Enabled = false }, file: "opted_in.yml", log: "switched off", operator: "DRONE_ECI_ENABLED"},
+		{name: "limits apply when switched off", setup: func(c *config.Config) { c.Enabled = false }, file: "alias_bomb.yml", err: "aliases expand", log: "config refused", operator: "DRONE_ECI_MAX_EXPANDED_NODES"},
 		{name: "shadow logs the diff and answers nil", setup: func(c *config.Config) { c.Shadow = true }, file: "opted_in.yml", log: "shadow mode"},
-		{name: "protected is left alone and says why", file: "opted_in.yml", protected: true, log: "is protected"},
+		{name: "protected is left alone and says why", file: "opted_in.yml", protected: true, log: "is protected", operator: "DRONE_ECI_CONVERT_PROTECTED"},
 		{name: "errors reach the user prefixed", file: "bad_tolerations.yml", err: "drone-convert-eci: document 1: pipeline \"bad\": tolerations"},
 	}
 	for _, tt := range tests {
@@ -74,6 +75,12 @@ func TestPluginModes(t *testing.T) {
 			if tt.log != "" && !logged(hook, tt.log) {
 				t.Errorf("no log entry containing %q", tt.log)
 			}
+			if err != nil && strings.Contains(err.Error(), "DRONE_ECI_") {
+				t.Errorf("the author's error names a setting of the service: %v", err)
+			}
+			if tt.operator != "" && !loggedNote(hook, tt.operator) {
+				t.Errorf("no operator note about %s in the log", tt.operator)
+			}
 			if tt.name == "shadow logs the diff and answers nil" {
 				diff, _ := hook.LastEntry().Data["diff"].(string)
 				if !strings.Contains(diff, "+node_selector:") {
@@ -81,6 +88,33 @@ func TestPluginModes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func loggedNote(hook *test.Hook, setting string) bool {
+	for _, e := range hook.AllEntries() {
+		if strings.HasPrefix(e.Message, "operator: ") && e.Data["setting"] == setting {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOperatorNotesCounted: a conversion's notes for the operator are
+// counted by the setting they name.
+func TestOperatorNotesCounted(t *testing.T) {
+	cfg := config.Default()
+	cfg.Enabled = false
+	m := metrics.New(prometheus.NewRegistry())
+	log, _ := test.NewNullLogger()
+	p := New(cfg, log, WithMetrics(m))
+	for i := 0; i < 2; i++ {
+		if _, err := p.Convert(context.Background(), convertRequest(t, "opted_in.yml", "octo/hello")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := testutil.ToFloat64(m.OperatorNotes.WithLabelValues("DRONE_ECI_ENABLED")); got != 2 {
+		t.Errorf("operator notes about DRONE_ECI_ENABLED counted %v times, want 2", got)
 	}
 }
 

@@ -215,6 +215,7 @@ func TestRemoteDockerMode(t *testing.T) {
 		trusted bool
 		want    dockerHostMode
 		err     string
+		note    string // an operator note the refusal carries
 	}{
 		{name: "plain TCP, trusted", remote: RemoteDocker{Host: "tcp://d:2375", PlainTCP: true}, trusted: true, want: plainTCP},
 		{name: "plain TCP, untrusted", remote: RemoteDocker{Host: "tcp://d:2375", PlainTCP: true}, want: plainTCP},
@@ -223,9 +224,9 @@ func TestRemoteDockerMode(t *testing.T) {
 		{name: "Drone secrets for an untrusted repo", remote: RemoteDocker{Host: "tcp://d:2376", TLSSecret: "docker-tls", TLSFromSecrets: fromSecrets}, want: tlsFromSecrets},
 		{name: "Drone secrets only, trusted", remote: RemoteDocker{Host: "tcp://d:2376", TLSFromSecrets: fromSecrets}, trusted: true, want: tlsFromSecrets},
 		{name: "Secret volume only, untrusted", remote: RemoteDocker{Host: "tcp://d:2376", TLSSecret: "docker-tls"},
-			err: "the remote Docker daemon tcp://d:2376 needs TLS client certificates, and this repo is not trusted: the runner refuses secret volumes (DRONE_ECI_DOCKER_TLS_SECRET) for untrusted repos; set DRONE_ECI_DOCKER_TLS_FROM_SECRETS to take them from Drone secrets, or trust the repo"},
+			err: "the remote Docker daemon tcp://d:2376 needs TLS client certificates, and this repo is not trusted: the runner refuses the secret volume that would mount them for untrusted repos (a Drone admin can trust the repo)", note: "DRONE_ECI_DOCKER_TLS_FROM_SECRETS: certificates of the remote Docker daemon tcp://d:2376 from Drone secrets would serve untrusted repos"},
 		{name: "Drone secrets incomplete, untrusted", remote: RemoteDocker{Host: "tcp://d:2376", TLSSecret: "docker-tls", TLSFromSecrets: DockerTLSSecrets{CA: "ca", Cert: "cert"}},
-			err: "DRONE_ECI_DOCKER_TLS_FROM_SECRETS"},
+			err: "needs TLS client certificates", note: "DRONE_ECI_DOCKER_TLS_FROM_SECRETS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -233,6 +234,9 @@ func TestRemoteDockerMode(t *testing.T) {
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("got %v, %v; want an error containing %q", got, err, tt.err)
+				}
+				if notes := OperatorNotes(err); len(notes) != 1 || !strings.Contains(notes[0].String(), tt.note) || strings.Contains(err.Error(), "DRONE_ECI_") {
+					t.Errorf("refusal %q carries operator notes %v, want one with %q and no setting in the refusal", err, notes, tt.note)
 				}
 				return
 			}

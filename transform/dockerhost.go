@@ -103,7 +103,8 @@ func (d RemoteDocker) mode(trusted bool) (dockerHostMode, error) {
 	case d.TLSFromSecrets.set():
 		return tlsFromSecrets, nil
 	}
-	return 0, fmt.Errorf("the remote Docker daemon %s needs TLS client certificates, and this repo is not trusted: the runner refuses secret volumes (DRONE_ECI_DOCKER_TLS_SECRET) for untrusted repos; set DRONE_ECI_DOCKER_TLS_FROM_SECRETS to take them from Drone secrets, or trust the repo", d.Host)
+	return 0, WithNote(fmt.Errorf("the remote Docker daemon %s needs TLS client certificates, and this repo is not trusted: the runner refuses the secret volume that would mount them for untrusted repos (a Drone admin can trust the repo)", d.Host),
+		"DRONE_ECI_DOCKER_TLS_FROM_SECRETS", "certificates of the remote Docker daemon %s from Drone secrets would serve untrusted repos", d.Host)
 }
 
 // setsLocalDockerHost reports whether commands point DOCKER_HOST at a
@@ -133,7 +134,7 @@ func (r *kanikoRun) checkRemoteCommands(c *container) error {
 	// would fail on ECI though the conversion said it would run.
 	for _, a := range assigns {
 		if localAssign(a.value, r.daemonNames) {
-			return fmt.Errorf("%s %q: command %q sets DOCKER_HOST=%s, the pod's own Docker daemon, which ECI cannot run; it would override the remote Docker daemon (DRONE_ECI_DOCKER_HOST) the step is given: remove the assignment", c.kind(), c.name, a.line, a.value)
+			return fmt.Errorf("%s %q: command %q sets DOCKER_HOST=%s, the pod's own Docker daemon, which ECI cannot run; it would override the remote Docker daemon the step is given: remove the assignment", c.kind(), c.name, a.line, a.value)
 		}
 	}
 	// A wait for the socket gets a placeholder file (pointAtRemote),
@@ -141,12 +142,12 @@ func (r *kanikoRun) checkRemoteCommands(c *container) error {
 	// wait until the build times out.
 	for _, line := range c.commandLines() {
 		if socketTest.MatchString(line) {
-			return fmt.Errorf("%s %q: command %q tests for the local Docker daemon's socket (-S); with the remote Docker daemon (DRONE_ECI_DOCKER_HOST) there is no socket in the step and no command can make one, so a wait for it would never end: wait with 'until docker info >/dev/null 2>&1; do sleep 1; done' instead", c.kind(), c.name, line)
+			return fmt.Errorf("%s %q: command %q tests for the local Docker daemon's socket (-S); with the remote Docker daemon there is no socket in the step and no command can make one, so a wait for it would never end: wait with 'until docker info >/dev/null 2>&1; do sleep 1; done' instead", c.kind(), c.name, line)
 		}
 	}
 	for _, call := range calls {
 		if h := call.globalHost(); h != "" && localAssign(h, r.daemonNames) {
-			return fmt.Errorf("%s %q: command %q passes -H %s, the pod's own Docker daemon, which ECI cannot run; it would override the remote Docker daemon (DRONE_ECI_DOCKER_HOST) the step is given in DOCKER_HOST: remove the -H flag", c.kind(), c.name, call.line, h)
+			return fmt.Errorf("%s %q: command %q passes -H %s, the pod's own Docker daemon, which ECI cannot run; it would override the remote Docker daemon the step is given in DOCKER_HOST: remove the -H flag", c.kind(), c.name, call.line, h)
 		}
 	}
 	for _, call := range calls {
@@ -155,12 +156,12 @@ func (r *kanikoRun) checkRemoteCommands(c *container) error {
 		}
 		for _, m := range call.hostMounts() {
 			if strings.Contains(m, "docker.sock") {
-				return fmt.Errorf("%s %q: command %q mounts the Docker socket into a container (%s); on the remote Docker daemon (DRONE_ECI_DOCKER_HOST) that is the shared daemon's own socket, which builds must not get: this pipeline cannot be converted", c.kind(), c.name, call.line, m)
+				return fmt.Errorf("%s %q: command %q mounts the Docker socket into a container (%s); on the remote Docker daemon that is the shared daemon's own socket, which builds must not get: this pipeline cannot be converted", c.kind(), c.name, call.line, m)
 			}
-			return fmt.Errorf("%s %q: command %q bind-mounts %s; the remote Docker daemon (DRONE_ECI_DOCKER_HOST) would mount that path from its own host, not from the step's workspace, so the build would silently see other files: copy files in with docker cp or build them into an image", c.kind(), c.name, call.line, m)
+			return fmt.Errorf("%s %q: command %q bind-mounts %s; the remote Docker daemon would mount that path from its own host, not from the step's workspace, so the build would silently see other files: copy files in with docker cp or build them into an image", c.kind(), c.name, call.line, m)
 		}
 		if n := call.containerNetwork(); n != "" {
-			return fmt.Errorf("%s %q: command %q joins --network %s; on the shared remote Docker daemon (DRONE_ECI_DOCKER_HOST) containers of concurrent builds share one namespace of names, so the container it joins may be another build's: use a network of the build's own, named after DRONE_BUILD_NUMBER", c.kind(), c.name, call.line, n)
+			return fmt.Errorf("%s %q: command %q joins --network %s; on the shared remote Docker daemon containers of concurrent builds share one namespace of names, so the container it joins may be another build's: use a network of the build's own, named after DRONE_BUILD_NUMBER", c.kind(), c.name, call.line, n)
 		}
 		for _, name := range call.flagValues("--name") {
 			if name != "" && !strings.Contains(name, "$") {
@@ -212,15 +213,19 @@ func (r *kanikoRun) useRemote(needy map[*container]string, onlyMounted map[*cont
 			return err
 		}
 		if mode == tlsFromSecrets && !c.script {
-			noVolume := "and the runner refuses the secret volume that would mount them (DRONE_ECI_DOCKER_TLS_SECRET) for an untrusted repo"
+			noVolume := "and the runner refuses the secret volume that would mount them for an untrusted repo"
 			if r.p.Trusted {
-				noVolume = "and DRONE_ECI_DOCKER_TLS_SECRET, a secret volume that would mount them, is not set"
+				noVolume = "and this service mounts them from no secret volume"
 			}
 			// A step that mounts the socket's place reads the daemon
 			// (a scanner of the image just built, say); a service, or a
 			// mount elsewhere, merely shared the volume.
 			if !onlyMounted[c] || (!c.service && mountsSocket(c)) {
-				return fmt.Errorf("%s %q: needs a Docker daemon (%s), but it runs no commands of its own (a plugin, or an entrypoint, which the runner runs in place of commands): with certificates from Drone secrets (DRONE_ECI_DOCKER_TLS_FROM_SECRETS) only commands can write them to files, %s", c.kind(), c.name, why, noVolume)
+				err := fmt.Errorf("%s %q: needs a Docker daemon (%s), but it runs no commands of its own (a plugin, or an entrypoint, which the runner runs in place of commands): with certificates from Drone secrets only commands can write them to files, %s", c.kind(), c.name, why, noVolume)
+				if r.p.Trusted {
+					err = WithNote(err, "DRONE_ECI_DOCKER_TLS_SECRET", "a secret volume of the remote Docker daemon's certificates would serve %s %q", c.kind(), c.name)
+				}
+				return err
 			}
 			// It only shared the daemon's volume (a service started
 			// next to it, say): nothing to point at the daemon.
@@ -277,7 +282,7 @@ func (r *kanikoRun) checkDaemonPorts() error {
 			if !re.MatchString(line) || slices.ContainsFunc(assigns, func(a hostAssign) bool { return a.line == line }) {
 				continue // an assignment of DOCKER_HOST has its own message
 			}
-			return fmt.Errorf("%s %q: command %q reaches the Docker daemon service %q by name and port; on ECI that service is removed and the remote Docker daemon (DRONE_ECI_DOCKER_HOST) is in DOCKER_HOST instead, so the command would wait forever or fail: drop the wait (the remote daemon is already up), or wait with 'until docker info >/dev/null 2>&1; do sleep 1; done'", c.kind(), c.name, line, re.FindStringSubmatch(line)[2])
+			return fmt.Errorf("%s %q: command %q reaches the Docker daemon service %q by name and port; on ECI that service is removed and the remote Docker daemon is in DOCKER_HOST instead, so the command would wait forever or fail: drop the wait (the remote daemon is already up), or wait with 'until docker info >/dev/null 2>&1; do sleep 1; done'", c.kind(), c.name, line, re.FindStringSubmatch(line)[2])
 		}
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 
 // EntrypointsAnnotation is the pipeline annotation where the converter
 // records, per step name, the step's image and what it runs; the
-// admission webhook reads it (README "Admission webhook"). Its key
+// admission webhook reads it (docs/how-it-works.md "Admission webhook"). Its key
 // holds no "/" or "-": the runner's /run/drone/env file, where every
 // annotation lands, is read by godotenv in many plugins.
 const EntrypointsAnnotation = "drone_convert_eci.entrypoints"

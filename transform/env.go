@@ -82,7 +82,7 @@ type EnvSecret struct {
 
 // Env moves what the YAML adds to a command step's container env (the
 // pipeline's and the step's plain `environment` values) into one env
-// file per step, loaded by a first command. See README "Environment
+// file per step, loaded by a first command. See docs/how-it-works.md "Environment
 // files" for the rules; every rule exists so the step's shell sees the
 // same variables, with the same values, as before.
 type Env struct {
@@ -100,6 +100,10 @@ type Env struct {
 	// Namespace is where pods of pipelines without metadata.namespace
 	// run: the runner's DRONE_NAMESPACE_DEFAULT.
 	Namespace string
+	// Webhook says the admission webhook moves what the runner injects
+	// (DRONE_ECI_WEBHOOK_ENABLED): container counts, mostly the
+	// runner's variables, are then nobody's concern here.
+	Webhook bool
 }
 
 // Name implements Transform.
@@ -145,8 +149,12 @@ func (e Env) Apply(p *Pipeline) error {
 	if e.When == EnvNever || e.When == "" {
 		return nil
 	}
-	if err := e.apply(p); err != nil {
+	err := e.apply(p)
+	if err != nil {
 		return fmt.Errorf("pipeline %q: %w", p.Name, err)
+	}
+	if len(p.envOverBudget) > 0 {
+		p.Report.ForOperator("DRONE_ECI_WEBHOOK_ENABLED", "env: %s keep more env vars than ECI's %d, most of them the runner's: the admission webhook would move those", strings.Join(p.envOverBudget, ", "), e.Budget)
 	}
 	return nil
 }
@@ -273,19 +281,25 @@ func (e Env) apply(p *Pipeline) error {
 			}
 		}
 		vars = append(vars, pl.moved...)
-		rest := *pl.step
-		rest.env = without(rest.env, pl.moved)
-		after := containerCount(base, runner, without(pipelineEnv, pipelineMoved), &rest)
 		if len(vars) == 0 {
-			p.Report.Warn("env: step %q keeps its env: %d env vars, none movable (secrets, substituted values or names the runner or shell sets)", pl.step.name, pl.before)
+			e.noteOverBudget(p, "step", pl.step.name, pl.before)
 			done[pl.step] = true
 			continue
 		}
 		files = append(files, file{pl.step, vars})
 		// As Changed would write it, without fmt: a converted pipeline
-		// has this line for about every step.
-		p.Report.Changes = append(p.Report.Changes, "env: step "+strconv.Quote(pl.step.name)+" "+strconv.Itoa(pl.before)+" → "+
-			strconv.Itoa(after)+" env vars ("+strconv.Itoa(len(vars))+" to the env file)")
+		// has this line for about every step. The container's count is
+		// news only when it changed and no webhook moves the runner's.
+		line := "env: step " + strconv.Quote(pl.step.name) + ": " + strconv.Itoa(len(vars)) + " variables moved to its env file"
+		if !e.Webhook {
+			rest := *pl.step
+			rest.env = without(rest.env, pl.moved)
+			if after := containerCount(base, runner, without(pipelineEnv, pipelineMoved), &rest); after != pl.before {
+				line = "env: step " + strconv.Quote(pl.step.name) + " " + strconv.Itoa(pl.before) + " → " +
+					strconv.Itoa(after) + " env vars (" + strconv.Itoa(len(vars)) + " to the env file)"
+			}
+		}
+		p.Report.Changes = append(p.Report.Changes, line)
 	}
 	if len(files) == 0 {
 		e.reportKept(p, steps, base, runner, pipelineEnv, done)
@@ -305,7 +319,7 @@ func (e Env) apply(p *Pipeline) error {
 	}
 	if carrier == CarrierAnnotations && total > envMaxAnnotationBytes {
 		p.Report.Changes = slices.DeleteFunc(p.Report.Changes, func(c string) bool { return strings.HasPrefix(c, "env: ") })
-		p.Report.Warn("env: env files would add %d bytes of annotations (limit %d): every step keeps its env", total, envMaxAnnotationBytes)
+		p.Report.ForOperator("DRONE_ECI_ENV_CARRIER", "env files would add %d bytes of annotations (limit %d), so every step keeps its env: the secret carrier (trusted repos, cluster access) has no such limit", total, envMaxAnnotationBytes)
 		return nil
 	}
 	if carrier == CarrierAnnotations {
@@ -314,7 +328,7 @@ func (e Env) apply(p *Pipeline) error {
 				// Moved pipeline values live only in the files, so one step
 				// cannot keep its env alone: all keep theirs.
 				p.Report.Changes = slices.DeleteFunc(p.Report.Changes, func(c string) bool { return strings.HasPrefix(c, "env: ") })
-				p.Report.Warn("env: step %q's env file would be a %d-byte annotation, one line of YAML the runner may not read whole (it reads lines of up to 64 KiB): every step keeps its env", f.step.name, len(contents[i]))
+				p.Report.ForOperator("DRONE_ECI_ENV_CARRIER", "step %q's env file would be a %d-byte annotation, one line of YAML the runner may not read whole (it reads lines of up to 64 KiB), so every step keeps its env: the secret carrier (trusted repos, cluster access) has no such limit", f.step.name, len(contents[i]))
 				return nil
 			}
 		}
@@ -401,34 +415,36 @@ func (e Env) apply(p *Pipeline) error {
 	return nil
 }
 
-// reportKept tells, for every step that kept its env, how many env vars
-// its container carries and why.
+// reportKept tells about the steps that kept their env: the author, when
+// their YAML keeps it there (anchors or merge keys shared with other
+// steps) and the container carries more than the budget; the operator,
+// when no webhook will move the runner's variables of a container over
+// the budget.
 func (e Env) reportKept(p *Pipeline, steps []*envStep, base int, runner map[string]bool, pipelineEnv []envVar, converted map[*envStep]bool) {
 	for _, s := range steps {
 		if converted[s] || s.loaded {
 			continue
 		}
 		count := containerCount(base, runner, pipelineEnv, s)
-		why := "nothing movable"
-		if count <= e.Budget {
-			why = "under the budget"
-		}
-		switch {
-		case s.service:
-			why = "a service"
-		case !s.simple:
-			why = "it shares YAML with other steps through anchors or merge keys"
-		case !s.command:
-			why = "a plugin step (no shell to load a file)"
-		case e.When == EnvAlways:
-			why = "nothing movable"
-		}
 		kind := "step"
 		if s.service {
 			kind = "service"
 		}
-		p.Report.Warn("env: %s %q keeps its env, %d env vars (%s)", kind, s.name, count, why)
+		if !s.service && !s.simple && len(s.env) > 0 && (e.When == EnvAlways || count > e.Budget) {
+			p.Report.Warn("env: %s %q keeps its env: it shares YAML with other steps through anchors or merge keys (give it an environment of its own to let it move)", kind, s.name)
+		}
+		e.noteOverBudget(p, kind, s.name, count)
 	}
+}
+
+// noteOverBudget collects, for one note to the operator, a container left
+// with more env vars than ECI takes, mostly the runner's, when no webhook
+// moves them.
+func (e Env) noteOverBudget(p *Pipeline, kind, name string, count int) {
+	if e.Webhook || count <= e.Budget {
+		return
+	}
+	p.envOverBudget = append(p.envOverBudget, kind+" "+strconv.Quote(name)+" ("+strconv.Itoa(count)+")")
 }
 
 func (e Env) carrier(p *Pipeline) string {

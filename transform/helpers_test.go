@@ -34,7 +34,17 @@ type expect struct {
 	err      string   // the whole error, when the transform must refuse
 	contains []string // in the output
 	absent   []string // not in the output
-	report   []string // in the report
+	report   []string // in the report, the author's lines
+	operator []string // in the report's notes for the operator, or the refusal's
+}
+
+// operatorText is every operator note of a report, one a line.
+func operatorText(notes []OperatorNote) string {
+	var b strings.Builder
+	for _, n := range notes {
+		b.WriteString(n.String() + "\n")
+	}
+	return b.String()
 }
 
 // checkTransform applies tr to input, checks the output and report, and
@@ -45,6 +55,11 @@ func checkTransform(t *testing.T, tr Transform, input string, want expect) {
 	if want.err != "" {
 		if err == nil || err.Error() != want.err {
 			t.Fatalf("got error %v\nwant %s", err, want.err)
+		}
+		for _, s := range want.operator {
+			if !strings.Contains(operatorText(OperatorNotes(err)), s) {
+				t.Errorf("refusal's operator notes lack %q:\n%s", s, operatorText(OperatorNotes(err)))
+			}
 		}
 		return
 	}
@@ -64,6 +79,14 @@ func checkTransform(t *testing.T, tr Transform, input string, want expect) {
 	for _, s := range want.report {
 		if !strings.Contains(report.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, report.String())
+		}
+	}
+	if strings.Contains(report.String(), "DRONE_ECI_") {
+		t.Errorf("the author's report names a setting of the service:\n%s", report.String())
+	}
+	for _, s := range want.operator {
+		if !strings.Contains(operatorText(report.Operator), s) {
+			t.Errorf("operator notes lack %q:\n%s", s, operatorText(report.Operator))
 		}
 	}
 	again, report2, err := apply(t, tr, out)

@@ -137,6 +137,9 @@ func (im Images) container(p *Pipeline, list string, i int) error {
 	}
 	if warning != "" {
 		p.Report.Warn("%s: image %s %s", where, image, warning)
+		if strings.HasPrefix(warning, "floats") {
+			p.Report.ForOperator("DRONE_ECI_IMAGE_PINS", "%s: image %s floats and has no pin", where, image)
+		}
 	}
 	newPull := ""
 	if strings.EqualFold(lookupString(item, "pull"), "always") && im.PullAlways != "" && im.PullAlways != "keep" {
@@ -255,9 +258,9 @@ func (im Images) rewrite(p *Pipeline, image string) (newImage string, done []str
 	}
 	if pl.floating {
 		if im.FailFloating {
-			return "", nil, "", fmt.Errorf("%s floats (%s) and has no pin%s: give it a tag, or add a pin to DRONE_ECI_IMAGE_PINS", image, pl.why, unresolved)
+			return "", nil, "", WithNote(fmt.Errorf("%s floats (%s) and has no pin%s: give it a tag", image, pl.why, unresolved), "DRONE_ECI_IMAGE_PINS", "image %s floats and has no pin: a pin would let it convert", image)
 		}
-		warning = fmt.Sprintf("floats (%s) and has no pin in DRONE_ECI_IMAGE_PINS%s: builds are not reproducible and ECI image caches cannot match it reliably", pl.why, unresolved)
+		warning = fmt.Sprintf("floats (%s)%s: builds are not reproducible and ECI image caches cannot match it reliably (give it a tag)", pl.why, unresolved)
 	}
 	if out == image {
 		return "", nil, warning, nil

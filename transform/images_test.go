@@ -19,6 +19,7 @@ func TestImages(t *testing.T) {
 		contains []string
 		absent   []string
 		report   []string
+		operator []string
 		err      string
 	}{
 		{
@@ -36,13 +37,13 @@ func TestImages(t *testing.T) {
 		{
 			name:   "floating without a pin warns",
 			input:  "services:\n- {name: db, image: postgres}\nsteps:\n- {name: a, image: 'golang:1.13'}\n",
-			report: []string{"warnings: service db: image postgres floats (no tag) and has no pin in DRONE_ECI_IMAGE_PINS"},
+			report: []string{"warnings: service db: image postgres floats (no tag): builds are not reproducible"}, operator: []string{"DRONE_ECI_IMAGE_PINS: service db: image postgres floats and has no pin"},
 		},
 		{
 			name:   "floating without a pin fails when asked",
 			images: &Images{FailFloating: true},
 			input:  "steps:\n- {name: a, image: 'redis:latest'}\n",
-			err:    `pipeline "p": steps[0] (a): image redis:latest floats (tag latest) and has no pin: give it a tag, or add a pin to DRONE_ECI_IMAGE_PINS`,
+			err:    `pipeline "p": steps[0] (a): image redis:latest floats (tag latest) and has no pin: give it a tag`, operator: []string{"DRONE_ECI_IMAGE_PINS: image redis:latest floats and has no pin"},
 		},
 		{
 			name:     "mirror rewrites Docker Hub only",
@@ -91,7 +92,7 @@ func TestImages(t *testing.T) {
 			if tt.images != nil {
 				tr = *tt.images
 			}
-			checkTransform(t, tr, tt.input, expect{err: tt.err, contains: tt.contains, absent: tt.absent, report: tt.report})
+			checkTransform(t, tr, tt.input, expect{err: tt.err, contains: tt.contains, absent: tt.absent, report: tt.report, operator: tt.operator})
 		})
 	}
 }

@@ -331,7 +331,9 @@ func (r *kanikoRun) run() error {
 	dropDaemons := len(needy) == 0
 	if !dropDaemons && !r.k.DropPrivileged {
 		c := firstNeedy(r.steps, r.services, needyByName)
-		return fmt.Errorf("%s %q: needs a Docker daemon (%s); ECI runs no privileged containers and mounts no host paths, so there is no daemon in the pod to reach: build images with plugins/docker (converted to kaniko) or run kaniko yourself, configure a remote Docker daemon (DRONE_ECI_DOCKER_HOST), or set DRONE_ECI_PRIVILEGED_POLICY=drop-with-warning to convert anyway", c.kind(), c.name, needyByName[c])
+		err := fmt.Errorf("%s %q: needs a Docker daemon (%s); ECI runs no privileged containers and mounts no host paths, so there is no daemon in the pod to reach: build images with plugins/docker (converted to kaniko) or run kaniko yourself", c.kind(), c.name, needyByName[c])
+		err = WithNote(err, "DRONE_ECI_DOCKER_HOST", "%s %q needs a Docker daemon: a remote Docker daemon would serve it", c.kind(), c.name)
+		return WithNote(err, "DRONE_ECI_PRIVILEGED_POLICY", "drop-with-warning would convert %s %q anyway, without a daemon (it would fail)", c.kind(), c.name)
 	}
 	for _, c := range append(slices.Clone(r.steps), r.services...) {
 		if why, ok := needyByName[c]; ok {
@@ -345,12 +347,13 @@ func (r *kanikoRun) run() error {
 			continue
 		}
 		if !r.k.DropPrivileged {
-			return fmt.Errorf("%s %q: privileged: true: ECI runs no privileged containers, so this pipeline cannot run there as written; remove the privilege, or set DRONE_ECI_PRIVILEGED_POLICY=drop-with-warning to drop it", c.kind(), c.name)
+			return WithNote(fmt.Errorf("%s %q: privileged: true: ECI runs no privileged containers, so this pipeline cannot run there as written; remove the privilege", c.kind(), c.name),
+				"DRONE_ECI_PRIVILEGED_POLICY", "drop-with-warning would drop the privilege of %s %q and convert", c.kind(), c.name)
 		}
 		if err := r.edit(c, func(n *yaml.Node) error { del(n, "privileged"); return nil }); err != nil {
 			return err
 		}
-		r.p.Report.Warn("%s %q: privileged: true dropped (DRONE_ECI_PRIVILEGED_POLICY=drop-with-warning); whatever needed it will fail", c.kind(), c.name)
+		r.p.Report.Warn("%s %q: privileged: true dropped (ECI runs no privileged containers); whatever needed it will fail", c.kind(), c.name)
 	}
 
 	// Convert the docker plugin steps.
@@ -600,7 +603,7 @@ func (r *kanikoRun) volumesPass() error {
 				if v.host != prefix {
 					r.p.Report.Warn("volume %q: host path %s became claim %s, which holds %s: the runner's claims mount the volume's root, so the step sees %s's content, not %s's", v.name, v.host, claim, prefix, prefix, v.host)
 				} else {
-					r.p.Report.Changed("volume %q: host path %s → claim %s (DRONE_ECI_HOST_PATH_CLAIMS)", v.name, v.host, claim)
+					r.p.Report.Changed("volume %q: host path %s → claim %s (this service's claim for that path)", v.name, v.host, claim)
 				}
 			default:
 				put(entry, "temp", &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle})
@@ -609,6 +612,9 @@ func (r *kanikoRun) volumesPass() error {
 					why = fmt.Sprintf(" (claim %s is configured for it, but the repo is not trusted and the runner refuses claims for untrusted repos)", claim)
 				}
 				r.p.Report.Warn("volume %q: host path %s → temp (empty dir)%s: ECI has no host paths, so anything kept there between builds (a cache) starts empty on every build", v.name, v.host, why)
+				if claim == "" {
+					r.p.Report.ForOperator("DRONE_ECI_HOST_PATH_CLAIMS", "volume %q: host path %s became an empty dir; a claim for it would keep its content between builds (trusted repos only)", v.name, v.host)
+				}
 			}
 			list.Content[v.index] = entry
 		}

@@ -489,13 +489,14 @@ func (s *stepConversion) cacheRepo() error {
 	if s.r.k.CacheRepo == "" {
 		registry, _ := literal(s.in["registry"])
 		if s.flavour == flavourDocker && (registry == "" || strings.Contains(registry, "index.docker.io")) {
-			s.report.Warn("step %q: the layer cache goes to kaniko's default <repo>/cache, which Docker Hub's two-level names reject; set DRONE_ECI_KANIKO_CACHE_REPO", s.name)
+			s.report.Warn("step %q: the layer cache goes to kaniko's default <repo>/cache, which Docker Hub's two-level names reject", s.name)
+			s.report.ForOperator("DRONE_ECI_KANIKO_CACHE_REPO", "step %q caches layers in <repo>/cache, which Docker Hub rejects: a cache repository template gives it one", s.name)
 		}
 		return nil
 	}
 	repo, ok := literal(s.in["repo"])
 	if !ok {
-		s.report.Warn("step %q: repo is a secret, so DRONE_ECI_KANIKO_CACHE_REPO cannot be applied; kaniko's default <repo>/cache is used", s.name)
+		s.report.Warn("step %q: repo is a secret, so the layer cache goes to kaniko's default <repo>/cache, not to this service's cache repository (write repo out to get it)", s.name)
 		return nil
 	}
 	if s.flavour != flavourDocker {
@@ -503,7 +504,7 @@ func (s *stepConversion) cacheRepo() error {
 	}
 	cache := strings.ReplaceAll(s.r.k.CacheRepo, "{repo}", repo)
 	s.emit("cache_repo", raw(cache))
-	s.report.Changed("step %q: cache_repo %s (DRONE_ECI_KANIKO_CACHE_REPO)", s.name, cache)
+	s.report.Changed("step %q: cache_repo %s (this service's cache repository)", s.name, cache)
 	return nil
 }
 

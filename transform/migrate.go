@@ -188,10 +188,10 @@ func (r *migration) node() error {
 		for _, k := range slices.Sorted(maps.Keys(want)) {
 			setString(sel, k, want[k])
 		}
-		r.p.Report.Changed("node %s added: the ECI runner's labels (DRONE_ECI_MIGRATE_RUNNER_LABELS), which Drone matches exactly", labelString(want))
+		r.p.Report.Changed("node %s added: the ECI runner's labels, which Drone matches exactly", labelString(want))
 		return nil
 	}
-	return fmt.Errorf("node %s: it routes this pipeline to Docker runners labelled so, and Drone gives a stage only to a runner whose labels equal it; the ECI runner's are %s (DRONE_ECI_MIGRATE_RUNNER_LABELS), so this pipeline stays on the Docker runner", labelString(have), labelString(want))
+	return fmt.Errorf("node %s: it routes this pipeline to Docker runners labelled so, and Drone gives a stage only to a runner whose labels equal it; the ECI runner's are %s, so this pipeline stays on the Docker runner (remove node, or set it to those labels)", labelString(have), labelString(want))
 }
 
 func labelString(m map[string]string) string {

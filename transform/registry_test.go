@@ -129,7 +129,7 @@ func TestRegistryFacts(t *testing.T) {
 			expect: expect{
 				absent: []string{"sha256", "drone_convert_eci.entrypoints"},
 				report: []string{
-					"step scan: image registry.example.com/sec/trivy floats (no tag) and has no pin in DRONE_ECI_IMAGE_PINS; registry registry.example.com could not resolve it (401 unauthorized)",
+					"step scan: image registry.example.com/sec/trivy floats (no tag); registry registry.example.com could not resolve it (401 unauthorized)",
 					"step scan: image registry.example.com/sec/trivy: entrypoint unknown (registry registry.example.com: 401 unauthorized)",
 				},
 			},
@@ -139,7 +139,8 @@ func TestRegistryFacts(t *testing.T) {
 			images: Images{PinDigests: "floating", FailFloating: true},
 			facts:  map[string]ImageFacts{"registry.example.com/sec/trivy": {Registry: "registry.example.com", Err: "timeout after 3s"}},
 			input:  "steps:\n- {name: scan, image: registry.example.com/sec/trivy}\n",
-			expect: expect{err: `pipeline "p": steps[0] (scan): image registry.example.com/sec/trivy floats (no tag) and has no pin; registry registry.example.com could not resolve it (timeout after 3s): give it a tag, or add a pin to DRONE_ECI_IMAGE_PINS`},
+			expect: expect{err: `pipeline "p": steps[0] (scan): image registry.example.com/sec/trivy floats (no tag) and has no pin; registry registry.example.com could not resolve it (timeout after 3s): give it a tag`,
+				operator: []string{"DRONE_ECI_IMAGE_PINS: image registry.example.com/sec/trivy floats and has no pin"}},
 		},
 		{
 			name:   "an image with only a CMD runs it as its entrypoint",

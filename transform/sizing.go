@@ -105,7 +105,8 @@ func (s Sizing) Apply(p *Pipeline) error {
 		p.Report.Changed("sizing: peak %s / %s (%s) → %s; without it ECI would size the pod from the runner's requests and limits: %s",
 			formatCPU(peak.Demand.CPU), formatMemory(peak.Demand.Memory), peak.describe(), what, without)
 		if capped {
-			p.Report.Warn("sizing: peak demand %s / %s exceeds the maximum spec %s (DRONE_ECI_MAX_SPEC); the pod gets %s", formatCPU(peak.Demand.CPU), formatMemory(peak.Demand.Memory), s.Max, spec)
+			p.Report.Warn("sizing: peak demand %s / %s exceeds the largest spec this service gives a pod, %s; the pod gets %s (run fewer steps at once, or ask for less)", formatCPU(peak.Demand.CPU), formatMemory(peak.Demand.Memory), s.Max, spec)
+			p.Report.ForOperator("DRONE_ECI_MAX_SPEC", "peak demand %s / %s capped at %s", formatCPU(peak.Demand.CPU), formatMemory(peak.Demand.Memory), s.Max)
 		}
 	}
 	keys := make([]string, 0, len(s.Extra))

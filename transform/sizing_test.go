@@ -15,6 +15,7 @@ func TestSizing(t *testing.T) {
 		input    string
 		contains []string // in the output
 		report   []string // in the report
+		operator []string // in the notes for the operator
 		err      string
 	}{
 		{
@@ -28,6 +29,14 @@ func TestSizing(t *testing.T) {
 			input:    "services:\n- name: db\n  image: pg:16\n  resources: {limits: {cpu: 500, memory: 1GiB}}\nsteps:\n- name: a\n  image: x:1\n  resources: {limits: {cpu: 1500, memory: 3GiB}}\n- name: b\n  image: x:1\n  depends_on: [clone]\n  resources: {limits: {cpu: 2000, memory: 2147483648}}\n",
 			contains: []string{"eci-use-specs: 4-8Gi"},
 			report:   []string{"peak 4 vCPU / 6 GiB (steps a+b at once, with db running throughout)", "without it ECI would size the pod from the runner's requests and limits: 8-8Gi"},
+		},
+		{
+			// As drone-runner-kube reads sizes (go-units v0.4.0): "Mi"
+			// without the "B" is a size too.
+			name:     "Kubernetes-style sizes, as the runner reads them",
+			input:    "steps:\n- name: a\n  image: x:1\n  resources: {limits: {cpu: 1000, memory: 4096Mi}}\n",
+			contains: []string{"eci-use-specs: 1-4Gi"},
+			report:   []string{"peak 1 vCPU / 4 GiB (step a)"},
 		},
 		{
 			name:     "the pipeline's own spec wins",
@@ -57,7 +66,7 @@ func TestSizing(t *testing.T) {
 			sizing:   &Sizing{Step: Spec{CPU: 1000, Memory: 2 * GiB}, Max: Spec{CPU: 2000, Memory: 4 * GiB}},
 			input:    "steps:\n- name: a\n  image: x:1\n  resources: {limits: {cpu: 8000}}\n",
 			contains: []string{"eci-use-specs: 2-2Gi"},
-			report:   []string{"peak demand 8 vCPU / 2 GiB exceeds the maximum spec 2-4Gi (DRONE_ECI_MAX_SPEC); the pod gets 2-2Gi"},
+			report:   []string{"peak demand 8 vCPU / 2 GiB exceeds the largest spec this service gives a pod, 2-4Gi; the pod gets 2-2Gi"}, operator: []string{"DRONE_ECI_MAX_SPEC: peak demand 8 vCPU / 2 GiB capped at 2-4Gi"},
 		},
 		{
 			name:     "extra annotations, sorted, the pipeline's own kept",
@@ -109,7 +118,7 @@ func TestSizing(t *testing.T) {
 			if tt.sizing != nil {
 				tr = *tt.sizing
 			}
-			checkTransform(t, tr, tt.input, expect{err: tt.err, contains: tt.contains, absent: nil, report: tt.report})
+			checkTransform(t, tr, tt.input, expect{err: tt.err, contains: tt.contains, absent: nil, report: tt.report, operator: tt.operator})
 		})
 	}
 }

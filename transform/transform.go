@@ -35,6 +35,9 @@ type Pipeline struct {
 	Registry map[string]ImageFacts
 	// Report collects what was changed, dropped or refused.
 	Report Report
+	// envOverBudget lists the containers the env transform left over
+	// ECI's env var limit, for one operator note.
+	envOverBudget []string
 }
 
 // Transform rewrites one pipeline. It returns an error, naming the
@@ -45,13 +48,28 @@ type Transform interface {
 	Apply(p *Pipeline) error
 }
 
-// Report is what a transform tells the pipeline author. Changes and
-// warnings are short phrases; they travel in a pod annotation and in the
-// dry-run CLI's output.
+// Report is what a transform tells the two people who read it. Changes
+// and warnings are for the pipeline author: what changed in their
+// pipeline and what they can change in their YAML; they travel in a pod
+// annotation and in the dry-run CLI's output, and never name a setting
+// of this service, which the author cannot change. Operator notes say
+// which setting of the service would help; they go to the service's log
+// and metrics and to the dry-run CLI, never into the pod.
 type Report struct {
 	Changes  []string
 	Warnings []string
+	Operator []OperatorNote
 }
+
+// OperatorNote is one note for the service's operator.
+type OperatorNote struct {
+	// Setting is the DRONE_ECI_ variable the note is about; it labels
+	// the note's metric, so it is always one of a fixed set.
+	Setting string
+	Text    string
+}
+
+func (n OperatorNote) String() string { return n.Setting + ": " + n.Text }
 
 // Changed records one change.
 func (r *Report) Changed(format string, args ...any) {
@@ -63,10 +81,52 @@ func (r *Report) Warn(format string, args ...any) {
 	r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
 }
 
-// Empty reports whether nothing was recorded.
+// ForOperator records which setting would help, for the operator.
+func (r *Report) ForOperator(setting, format string, args ...any) {
+	r.Operator = append(r.Operator, OperatorNote{Setting: setting, Text: fmt.Sprintf(format, args...)})
+}
+
+// noteError is a refusal, written for the pipeline author, that carries
+// a note for the operator.
+type noteError struct {
+	err  error
+	note OperatorNote
+}
+
+func (e *noteError) Error() string { return e.err.Error() }
+func (e *noteError) Unwrap() error { return e.err }
+
+// WithNote attaches an operator note to an author's refusal; wrapping
+// the result keeps the note (OperatorNotes finds it).
+func WithNote(err error, setting, format string, args ...any) error {
+	return &noteError{err: err, note: OperatorNote{Setting: setting, Text: fmt.Sprintf(format, args...)}}
+}
+
+// OperatorNotes returns the operator notes a refusal carries.
+func OperatorNotes(err error) []OperatorNote {
+	if err == nil {
+		return nil
+	}
+	var notes []OperatorNote
+	if n, ok := err.(*noteError); ok {
+		notes = append(notes, n.note)
+	}
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		notes = append(notes, OperatorNotes(e.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			notes = append(notes, OperatorNotes(inner)...)
+		}
+	}
+	return notes
+}
+
+// Empty reports whether nothing was recorded for the author.
 func (r Report) Empty() bool { return len(r.Changes) == 0 && len(r.Warnings) == 0 }
 
-// String is the one-line form used in the report annotation.
+// String is the one-line form used in the report annotation: the
+// author's lines only.
 func (r Report) String() string {
 	size := len("changed: ") + len(" | warnings: ")
 	for _, s := range r.Changes {

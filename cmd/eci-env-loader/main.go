@@ -1,5 +1,5 @@
 // Command eci-env-loader is the static loader the admission webhook
-// gives containers without a shell (README "Admission webhook"). It is
+// gives containers without a shell (docs/how-it-works.md "Admission webhook"). It is
 // copied into each pod by an init container from the service's image:
 //
 //	eci-env-loader install DIR

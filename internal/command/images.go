@@ -3,6 +3,7 @@ package command
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,9 +60,11 @@ func images(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	migrateDocker := flags.Bool("migrate-docker", false, "")
 	var pullSecrets stringList
 	flags.Var(&pullSecrets, "pull-secret", "")
-	if err := flags.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "images: %v\n%s", err, usageMessage)
-		return exitUsage
+	if err := flags.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usages["images"])
+		return exitOK
+	} else if err != nil {
+		return usageError(stderr, "images", "%v", err)
 	}
 	switch {
 	case *name != "" && (len(*name) > 253 || !dns1123.MatchString(*name)):
@@ -117,6 +120,11 @@ func images(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(stderr, "images:", err)
 			return exitUsage
+		}
+		if err := bodyLimit(data, cfg.MaxBodyBytes); err != nil {
+			fmt.Fprintf(stderr, "images: %s: %v\n", file, err)
+			plugin.WriteRefusalNotes(stderr, err)
+			return exitRefused
 		}
 		found, err := configImages(conv, data, *migrateDocker, func(failure string) {
 			fmt.Fprintf(stderr, "images: warning: %s: %s\n", file, failure)

@@ -118,7 +118,7 @@ func serve(args []string, stderr io.Writer) int {
 // reason has been written.
 func loadSettings(name string, args []string, stderr io.Writer) (config.Config, *logrus.Logger, bool) {
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "%s takes no arguments (settings come from DRONE_* variables)\n%s", name, usageMessage)
+		usageError(stderr, name, "takes no arguments (settings come from DRONE_* variables)")
 		return config.Config{}, nil, false
 	}
 	cfg, err := config.Load()

@@ -118,8 +118,7 @@ func webhookAnswers(addr net.Addr) func(context.Context) error {
 // goes to stdout as YAML, the report to stderr.
 func mutatePod(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 1 {
-		fmt.Fprintf(stderr, "mutate-pod: one file at most, got %d\n%s", len(args), usageMessage)
-		return exitUsage
+		return usageError(stderr, "mutate-pod", "one file at most, got %d", len(args))
 	}
 	cfg, err := config.Load()
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 
 // Sizing is how pods are sized on ECI: the per-step demand assumed when
 // a step sets no resources.limits, the largest pod the service asks for,
-// and the annotations it writes (README "Pod sizing").
+// and the annotations it writes (docs/how-it-works.md "Pod sizing").
 type Sizing struct {
 	// StepCPU is the demand of a step without resources.limits.cpu, in
 	// millicores, the runner's unit.
@@ -39,7 +39,7 @@ type Sizing struct {
 }
 
 // Images is how step and service images are made cache-friendly
-// (README "Images and image caches").
+// (docs/how-it-works.md "Images and image caches").
 type Images struct {
 	// Pins is the pin table: "name:tag", "name@sha256:..." or
 	// "name:tag@sha256:...", comma-separated.
@@ -107,7 +107,7 @@ func (s Sizing) validate() error {
 		return fmt.Errorf("DRONE_ECI_STEP_MEMORY: %q is not a positive size such as 2GiB or 500MiB", s.StepMemory)
 	}
 	if max, ok := transform.ParseSpec(s.MaxSpec); !ok || !max.Valid() {
-		return fmt.Errorf("DRONE_ECI_MAX_SPEC: %q is not one of ECI's vCPU-memory combinations, such as 16-32Gi (see README, Pod sizing)", s.MaxSpec)
+		return fmt.Errorf("DRONE_ECI_MAX_SPEC: %q is not one of ECI's vCPU-memory combinations, such as 16-32Gi (see docs/how-it-works.md, Pod sizing)", s.MaxSpec)
 	}
 	if len(s.FallbackSpecs) > 4 {
 		return fmt.Errorf("DRONE_ECI_FALLBACK_SPECS: %d specs, at most 4 (eci-use-specs takes 5 entries, the first is the computed spec)", len(s.FallbackSpecs))

@@ -6,7 +6,7 @@ import (
 )
 
 // EnvFiles is how the YAML's environment moves into a mounted file
-// (README "Environment files").
+// (docs/how-it-works.md "Environment files").
 type EnvFiles struct {
 	// Carrier is auto, secret or annotations.
 	Carrier string `envconfig:"DRONE_ECI_ENV_CARRIER"`

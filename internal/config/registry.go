@@ -9,7 +9,7 @@ import (
 )
 
 // Registry is how the converter asks registries about images no table
-// knows (README "Registry lookups"). Cluster access for pull secrets is
+// knows (docs/how-it-works.md "Registry lookups"). Cluster access for pull secrets is
 // the secret carrier's: DRONE_ECI_ENV_IN_CLUSTER or
 // DRONE_ECI_ENV_KUBECONFIG.
 type Registry struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
 
-// Webhook is the admission webhook's settings (README "Admission
+// Webhook is the admission webhook's settings (docs/how-it-works.md "Admission
 // webhook"), and the converter's side of it: recording each step's
 // entrypoint. Its budget is DRONE_ECI_ENV_BUDGET and its node selector
 // DRONE_ECI_NODE_SELECTOR, shared with the converter.

@@ -1,6 +1,6 @@
 // Package envfile is the env file format both pieces of the project
-// share: the converter's env transform (README "Environment files") and
-// the admission webhook (README "Admission webhook"). A file is a POSIX
+// share: the converter's env transform (docs/how-it-works.md "Environment files") and
+// the admission webhook (docs/how-it-works.md "Admission webhook"). A file is a POSIX
 // sh snippet of assignments and exports that a loader evaluates before
 // the step's command: a shell loader in the step's own shell, or
 // cmd/eci-env-loader, which parses the same snippet, for containers

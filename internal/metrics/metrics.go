@@ -20,6 +20,9 @@ type Metrics struct {
 	Transforms *prometheus.CounterVec
 	// Panics counts requests that ended in a recovered panic.
 	Panics prometheus.Counter
+	// OperatorNotes counts the report's notes for the operator by the
+	// setting they name: how often a setting would have helped.
+	OperatorNotes *prometheus.CounterVec
 	// LookupFailures counts registry lookups that failed (the
 	// conversion went on without their facts). No label: hosts come from
 	// configs, which anyone who can push writes.
@@ -54,6 +57,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Namespace: "drone_convert_eci", Name: "panics_total",
 			Help: "Requests that ended in a recovered panic (a bug: see the logs).",
 		}),
+		OperatorNotes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "drone_convert_eci", Name: "operator_notes_total",
+			Help: "Notes for the operator (in the log) by the setting that would help.",
+		}, []string{"setting"}),
 		LookupFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "drone_convert_eci", Name: "registry_lookup_failures_total",
 			Help: "Registry lookups that failed; the log names image, registry and reason.",
@@ -63,6 +70,6 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Docker pipelines kept on the Docker runner because they cannot move to ECI (see the log's warning).",
 		}),
 	}
-	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics, m.LookupFailures, m.Kept)
+	reg.MustRegister(m.Requests, m.Conversions, m.Duration, m.Transforms, m.Panics, m.OperatorNotes, m.LookupFailures, m.Kept)
 	return m
 }

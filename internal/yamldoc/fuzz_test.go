@@ -15,18 +15,18 @@ import (
 	buildkite "github.com/buildkite/yaml"
 	"github.com/drone/envsubst"
 	"gopkg.in/yaml.v3"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
 )
 
 // addSeeds seeds a fuzz target with every golden input and public
 // corpus config.
 func addSeeds(f *testing.F) {
 	f.Helper()
-	for _, pattern := range []string{"../../testdata/convert/*.yml", "../../../shared/corpus/public/*.y*ml"} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			if data, err := os.ReadFile(file); err == nil {
-				f.Add(data)
-			}
+	files, _ := filepath.Glob("../../testdata/convert/*.yml")
+	for _, file := range append(files, corpustest.Files(f)...) {
+		if data, err := os.ReadFile(file); err == nil {
+			f.Add(data)
 		}
 	}
 }

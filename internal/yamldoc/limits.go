@@ -27,7 +27,7 @@ func checkExpansion(docs []*Document, limits Limits) error {
 			return fmt.Errorf("document %d: %w", doc.Number, err)
 		}
 		if height > limits.MaxDepth {
-			return fmt.Errorf("document %d: nesting depth %d exceeds the limit of %d (DRONE_ECI_MAX_DEPTH)", doc.Number, height, limits.MaxDepth)
+			return &LimitError{Setting: "DRONE_ECI_MAX_DEPTH", msg: fmt.Sprintf("document %d: nesting depth %d exceeds the limit of %d", doc.Number, height, limits.MaxDepth)}
 		}
 		expanded = saturatingAdd(expanded, size)
 		literal += m.weighed
@@ -36,11 +36,22 @@ func checkExpansion(docs []*Document, limits Limits) error {
 		doc.noAliases = m.aliases == 0
 		budget := max(int64(limits.MaxExpandedNodes), int64(limits.AliasRatio)*literal)
 		if expanded > budget {
-			return fmt.Errorf("document %d: aliases expand the config to more than %d nodes from %d written (limits DRONE_ECI_MAX_EXPANDED_NODES and DRONE_ECI_MAX_ALIAS_RATIO); refusing it before the Drone server would expand it", doc.Number, budget, literal)
+			return &LimitError{Setting: "DRONE_ECI_MAX_EXPANDED_NODES", msg: fmt.Sprintf("document %d: aliases expand the config to more than %d nodes from %d written; refusing it before the Drone server would expand it", doc.Number, budget, literal)}
 		}
 	}
 	return nil
 }
+
+// LimitError refuses a config over one of the parse limits. Its message
+// is the author's; Setting names the limit's setting, for the operator
+// (the alias limit is DRONE_ECI_MAX_EXPANDED_NODES with
+// DRONE_ECI_MAX_ALIAS_RATIO).
+type LimitError struct {
+	Setting string
+	msg     string
+}
+
+func (e *LimitError) Error() string { return e.msg }
 
 const saturated = int64(1) << 62
 

@@ -15,18 +15,18 @@ import (
 	buildkite "github.com/buildkite/yaml"
 	"github.com/drone/envsubst"
 	"gopkg.in/yaml.v3"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
 )
 
 // FuzzSplice: a document edited after BeginEdit and written by splicing
 // means, to Drone (envsubst, then buildkite/yaml) and to yaml.v3, what
 // the same edits mean re-encoded whole.
 func FuzzSplice(f *testing.F) {
-	for _, pattern := range []string{"../../testdata/convert/*.yml", "../../../shared/corpus/public/*.y*ml"} {
-		files, _ := filepath.Glob(pattern)
-		for i, file := range files {
-			if data, err := os.ReadFile(file); err == nil {
-				f.Add(data, int64(i))
-			}
+	files, _ := filepath.Glob("../../testdata/convert/*.yml")
+	for i, file := range append(files, corpustest.Files(f)...) {
+		if data, err := os.ReadFile(file); err == nil {
+			f.Add(data, int64(i))
 		}
 	}
 	// Wide collections, which the splicer matches through maps.

@@ -8,6 +8,7 @@ package yamldoc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -200,14 +201,14 @@ func Parse(data []byte, limits Limits) ([]*Document, error) {
 			number++
 			doc.Number = number
 			if number > limits.MaxDocuments {
-				return nil, fmt.Errorf("config has more than %d YAML documents (DRONE_ECI_MAX_DOCUMENTS)", limits.MaxDocuments)
+				return nil, &LimitError{Setting: "DRONE_ECI_MAX_DOCUMENTS", msg: fmt.Sprintf("config has more than %d YAML documents, this service's limit", limits.MaxDocuments)}
 			}
 			var root yaml.Node
 			// Drone runs envsubst over the text before parsing it, and
 			// envsubst halves "\\" and turns "\/" into "/": the tree holds
 			// what Drone parses, and Encode doubles backslashes back.
 			if err := yaml.Unmarshal(envsubstBackslashes(body), &root); err != nil {
-				return nil, fmt.Errorf("document %d: invalid YAML: %s", number, fileLines(err, bodyLine))
+				return nil, fmt.Errorf("document %d: invalid YAML: %s", number, fileLines(tabLine(err, body), bodyLine))
 			}
 			if root.Kind != 0 {
 				doc.Root = &root
@@ -519,6 +520,35 @@ var chunkLine = regexp.MustCompile(`line (\d+)`)
 // fileLines rewrites the parser's line numbers, which count from the
 // start of the document, into lines of the whole file, which is what the
 // author's editor shows.
+// tabLine corrects the line of yaml.v3's "found a tab character" error:
+// it names the line where the scalar it was scanning began, often the
+// one before the tab. The line to fix is the first from there on with a
+// tab in its indentation.
+func tabLine(err error, body []byte) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "found a tab character") {
+		return err
+	}
+	m := chunkLine.FindStringIndex(msg)
+	if m == nil {
+		return err
+	}
+	reported, convErr := strconv.Atoi(msg[m[0]+len("line ") : m[1]])
+	if convErr != nil {
+		return err
+	}
+	for n, line := range strings.Split(string(body), "\n") {
+		if n+1 < reported {
+			continue
+		}
+		indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+		if strings.Contains(indent, "\t") {
+			return errors.New(msg[:m[0]] + "line " + strconv.Itoa(n+1) + msg[m[1]:])
+		}
+	}
+	return err
+}
+
 func fileLines(err error, first int) string {
 	return chunkLine.ReplaceAllStringFunc(err.Error(), func(m string) string {
 		n, convErr := strconv.Atoi(m[len("line "):])

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
 )
 
 var testLimits = Limits{MaxDocuments: 200, MaxDepth: 64, MaxExpandedNodes: 10000, AliasRatio: 10}
@@ -70,6 +72,9 @@ func TestParseRefusals(t *testing.T) {
 		limits            Limits
 	}{
 		{"invalid yaml line is a line of the file", "a: 1\n---\nb: [\n", "document 2: invalid YAML: yaml: line 3", testLimits},
+		// yaml.v3 names the line where the scalar before the tab began.
+		{"a tab's line is the tab's", "a: 1\n---\nsteps:\n- name: a\n\timage: x\n", "document 2: invalid YAML: yaml: line 5: found a tab character", testLimits},
+		{"a tab in a list's indentation", "steps:\n- commands:\n  - echo\n\t- x\n", "invalid YAML: yaml: line 4: found a tab character", testLimits},
 		{"depth", "a: [[[[1]]]]\n", "nesting depth 5 exceeds the limit of 4", Limits{MaxDocuments: 9, MaxDepth: 4, MaxExpandedNodes: 100, AliasRatio: 1}},
 		{"documents", "a: 1\n---\nb: 1\n---\nc: 1\n", "more than 2 YAML documents", Limits{MaxDocuments: 2, MaxDepth: 9, MaxExpandedNodes: 100, AliasRatio: 1}},
 		{"aliases", "a: &a [1,2,3,4,5,6,7,8,9]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n", "aliases expand the config to more than 200 nodes", Limits{MaxDocuments: 9, MaxDepth: 9, MaxExpandedNodes: 200, AliasRatio: 2}},
@@ -89,14 +94,7 @@ func TestParseRefusals(t *testing.T) {
 // limits and comes back byte for byte when nothing is edited; edited, it
 // re-encodes to YAML that parses again.
 func TestCorpusRoundTrip(t *testing.T) {
-	files, _ := filepath.Glob("../../../shared/corpus/public/*")
-	if len(files) == 0 {
-		t.Fatal("no corpus: ../shared must be beside the checkout")
-	}
-	for _, file := range files {
-		if filepath.Ext(file) == ".tsv" {
-			continue
-		}
+	for _, file := range corpustest.Require(t) {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
