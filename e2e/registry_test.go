@@ -203,3 +203,23 @@ func TestRegistryLookupsEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestRegistryFailuresInTheSummary: the dry-run CLI's summary names
+// each failed lookup for the operator.
+func TestRegistryFailuresInTheSummary(t *testing.T) {
+	reg := registrytest.Start(t, "", "")
+	reg.Close()
+	cfg := config.Default()
+	cfg.Registry.Lookup = true
+	r := registry.New(registry.Options{Timeout: time.Second})
+	result, err := plugin.NewConverter(cfg).WithResolver(r).Convert(plugin.Input{Config: []byte(privateConfig(reg.Host)), Repo: "octo/private"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary strings.Builder
+	result.WriteSummary(&summary)
+	want := "registry lookup failed: image " + reg.Host + "/ci/python-dev:latest: registry " + reg.Host + ": connection refused"
+	if !strings.Contains(summary.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, summary.String())
+	}
+}

@@ -49,6 +49,9 @@ func (r Result) WriteSummary(w io.Writer) {
 		for _, n := range o.Report.Operator {
 			notes = append(notes, fmt.Sprintf("document %d, pipeline %q: %s", o.Document, o.Pipeline, n))
 		}
+		for _, f := range o.LookupFailures {
+			notes = append(notes, fmt.Sprintf("document %d, pipeline %q: registry lookup failed: %s", o.Document, o.Pipeline, f))
+		}
 	}
 	writeOperatorNotes(w, notes)
 }
