@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/logline"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
 	"github.com/drone-convert-eci/drone-convert-eci/server"
@@ -135,9 +136,11 @@ func loadSettings(name string, args []string, stderr io.Writer) (config.Config, 
 func newLogger(cfg config.Config, out io.Writer) *logrus.Logger {
 	log := logrus.New()
 	log.SetOutput(out)
+	var format logrus.Formatter = &logrus.TextFormatter{}
 	if strings.EqualFold(cfg.LogFormat, "json") {
-		log.SetFormatter(&logrus.JSONFormatter{})
+		format = &logrus.JSONFormatter{}
 	}
+	log.SetFormatter(logline.Bounded(format))
 	if cfg.Debug {
 		log.SetLevel(logrus.DebugLevel)
 	}
