@@ -39,6 +39,10 @@ func serve(args []string, stderr io.Writer) int {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(registry)
+	if need := server.WorkingSet(cfg.MaxBodyBytes); cfg.MemoryBudget != 0 && cfg.MemoryBudget < need {
+		log.Errorf("DRONE_ECI_MEMORY_BUDGET: %d bytes is less than one conversion of a DRONE_ECI_MAX_BODY_BYTES body holds (%d); raise it or lower DRONE_ECI_MAX_BODY_BYTES", cfg.MemoryBudget, need)
+		return exitUsage
+	}
 	envOpts, collect, err := envSecrets(cfg, log)
 	if err != nil {
 		log.Error(err)
@@ -57,6 +61,8 @@ func serve(args []string, stderr io.Writer) int {
 		Secret:       secret,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxClockSkew: cfg.MaxClockSkew,
+		MemoryBudget: cfg.MemoryBudget,
+		QueueTimeout: cfg.QueueTimeout,
 		Metrics:      m,
 		Gatherer:     registry,
 	}, log)
