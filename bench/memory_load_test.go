@@ -1,0 +1,188 @@
+//go:build load
+
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/go-units"
+	"github.com/drone/drone-go/drone"
+	"github.com/drone/drone-go/plugin/converter"
+	"gopkg.in/yaml.v3"
+)
+
+// TestLoadMemory runs the real binary as the chart runs it (GOMAXPROCS=1
+// as its CPU limit of 1 gives, the chart's GOMEMLIMIT and every other
+// setting at its default) and sends it 64 concurrent near-limit
+// env-heavy configs, 3 from each client, over loopback with drone-go's
+// client. The server's peak RSS (VmHWM of its process, so the clients'
+// own memory does not count) must stay under the chart's memory limit;
+// every request is either converted or a clean 503 naming the memory
+// budget.
+//
+//	go test -tags load -run TestLoadMemory -v ./bench
+func TestLoadMemory(t *testing.T) {
+	limit, env := chartMemory(t)
+	bin := filepath.Join(t.TempDir(), "drone-convert-eci")
+	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	addr := freeLoopback(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "DRONE_SECRET="+secret, "DRONE_BIND="+addr)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitHealthy(t, "http://"+addr)
+
+	configs := [][]byte{wide(t), argsFromEnv(t)}
+	const clients, each = 64, 3
+	var (
+		mu                   sync.Mutex
+		served, busy, failed int
+		firstFailure         error
+	)
+	client := converter.Client("http://"+addr, secret, false)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				req := request(configs[(c+i)%len(configs)])
+				req.Repo.Slug = fmt.Sprintf("octo/repo-%d", c)
+				res, err := client.Convert(context.Background(), req)
+				var derr *drone.Error
+				mu.Lock()
+				switch {
+				case err == nil && res != nil && res.Data != "":
+					served++
+				case errors.As(err, &derr) && derr.Code == http.StatusServiceUnavailable && strings.Contains(derr.Message, "DRONE_ECI_MEMORY_BUDGET"):
+					busy++
+				default:
+					failed++
+					if firstFailure == nil {
+						firstFailure = fmt.Errorf("answer %v, error %v", res, err)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	peak := processPeakRSS(t, cmd.Process.Pid)
+	t.Logf("%d requests in %s: %d converted, %d answered 503 (memory budget), %d failed; server peak RSS %s, chart limit %s (GOMEMLIMIT %s)",
+		clients*each, time.Since(start).Round(time.Millisecond), served, busy, failed,
+		units.BytesSize(float64(peak)), units.BytesSize(float64(limit)), env["GOMEMLIMIT"])
+	if failed > 0 {
+		t.Errorf("%d requests neither converted nor a clean 503; first: %v", failed, firstFailure)
+	}
+	if peak >= limit {
+		t.Errorf("server peak RSS %d bytes, at or over the chart's memory limit %d", peak, limit)
+	}
+	if served == 0 {
+		t.Error("nothing was converted")
+	}
+}
+
+// chartMemory reads the chart's default memory limit and the env it
+// gives the server.
+func chartMemory(t *testing.T) (int64, map[string]string) {
+	data, err := os.ReadFile("../deploy/helm/drone-convert-eci/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Walked, not decoded whole: the values file may repeat an env key
+	// (Helm keeps the last), which yaml.v3 refuses to decode.
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		t.Fatal(err)
+	}
+	var values struct {
+		Resources struct {
+			Limits struct {
+				Memory string `yaml:"memory"`
+			} `yaml:"limits"`
+		}
+	}
+	env := map[string]string{}
+	top := root.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		switch top[i].Value {
+		case "resources":
+			if err := top[i+1].Decode(&values.Resources); err != nil {
+				t.Fatal(err)
+			}
+		case "env":
+			pairs := top[i+1].Content
+			for j := 0; j+1 < len(pairs); j += 2 {
+				if k := pairs[j].Value; k == "GOMEMLIMIT" || k == "DRONE_ECI_MEMORY_BUDGET" {
+					if v := pairs[j+1]; v.Tag != "!!null" {
+						env[k] = v.Value
+					}
+				}
+			}
+		}
+	}
+	limit, err := units.RAMInBytes(strings.TrimSuffix(values.Resources.Limits.Memory, "i"))
+	if err != nil || limit <= 0 {
+		t.Fatalf("chart memory limit %q: %v", values.Resources.Limits.Memory, err)
+	}
+	return limit, env
+}
+
+func freeLoopback(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitHealthy(t *testing.T, base string) {
+	for range 100 {
+		if res, err := http.Get(base + "/healthz"); err == nil {
+			res.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("server did not answer /healthz within 5s")
+}
+
+// processPeakRSS is another process's high-water resident set (VmHWM).
+func processPeakRSS(t *testing.T, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
