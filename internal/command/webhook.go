@@ -75,7 +75,7 @@ func startWebhook(cfg config.Config, log *logrus.Logger) (*http.Server, <-chan e
 	o := admissionOptions(cfg)
 	srv := &http.Server{
 		Addr:              cfg.Webhook.Bind,
-		Handler:           admission.Handler(o, log),
+		Handler:           admission.Handler(o, admission.DefaultLimits(), log),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
