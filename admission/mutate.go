@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/kubeexpand"
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
 
@@ -67,6 +68,10 @@ type Options struct {
 	// LoaderImage is the image holding LoaderInImage (the service's own
 	// image); empty leaves containers without a shell as they are.
 	LoaderImage string
+	// LoaderPullSecret names a Secret (in the pod's namespace) added to
+	// the pod's imagePullSecrets along with the loader's init container,
+	// for a LoaderImage in a private registry; empty adds none.
+	LoaderPullSecret string
 	// MaxContainers and MaxVolumes are ECI's per-pod limits (20, 20):
 	// the loader's init container and volume are added only within them.
 	MaxContainers int
@@ -79,6 +84,11 @@ type Options struct {
 	// "drop-legacy" (the runner's legacy CI_* aliases are removed when
 	// that brings it within the budget).
 	UnknownImages string
+	// LiveStatus wraps plugin containers within the budget in the static
+	// loader, on pods whose annotations godotenv v1.5 cannot read, for
+	// the runner's live build status (statusPlan). Off, they stay as
+	// they are: no init container or loader image pull for them.
+	LiveStatus bool
 }
 
 // LegacyAliases are the CI_* variables runner-go v1.12.0 sets
@@ -93,21 +103,48 @@ var LegacyAliases = []string{
 	"CI_REPO_NAME", "CI_REPO_PRIVATE", "CI_REPO_REMOTE",
 }
 
+// legacyTwin is the DRONE_* variable each alias copies, as runner-go
+// v1.12.0 sets both from one field (environ.go: Repo and Build).
+var legacyTwin = map[string]string{
+	"CI_BUILD_CREATED": "DRONE_BUILD_CREATED", "CI_BUILD_EVENT": "DRONE_BUILD_EVENT",
+	"CI_BUILD_FINISHED": "DRONE_BUILD_FINISHED", "CI_BUILD_LINK": "DRONE_COMMIT_LINK",
+	"CI_BUILD_NUMBER": "DRONE_BUILD_NUMBER", "CI_BUILD_STARTED": "DRONE_BUILD_STARTED",
+	"CI_BUILD_STATUS": "DRONE_BUILD_STATUS", "CI_BUILD_TARGET": "DRONE_DEPLOY_TO",
+	"CI_COMMIT_AUTHOR": "DRONE_COMMIT_AUTHOR", "CI_COMMIT_AUTHOR_AVATAR": "DRONE_COMMIT_AUTHOR_AVATAR",
+	"CI_COMMIT_AUTHOR_EMAIL": "DRONE_COMMIT_AUTHOR_EMAIL", "CI_COMMIT_AUTHOR_NAME": "DRONE_COMMIT_AUTHOR_NAME",
+	"CI_COMMIT_BRANCH": "DRONE_COMMIT_BRANCH", "CI_COMMIT_MESSAGE": "DRONE_COMMIT_MESSAGE",
+	"CI_COMMIT_REF": "DRONE_COMMIT_REF", "CI_COMMIT_SHA": "DRONE_COMMIT_SHA",
+	"CI_PARENT_BUILD_NUMBER": "DRONE_BUILD_PARENT", "CI_REMOTE_URL": "DRONE_REMOTE_URL",
+	"CI_REPO": "DRONE_REPO", "CI_REPO_LINK": "DRONE_REPO_LINK", "CI_REPO_NAME": "DRONE_REPO",
+	"CI_REPO_PRIVATE": "DRONE_REPO_PRIVATE", "CI_REPO_REMOTE": "DRONE_REMOTE_URL",
+}
+
 // legacyToDrop names the fewest legacy aliases, in LegacyAliases order,
 // whose removal brings c within budget; nil when removing them all
-// would not.
+// would not. Only a true copy goes: a plain value, set once, equal to
+// its DRONE_* twin's plain value. An alias the author set in the YAML
+// (a different value, or a secret) is theirs and stays.
 func legacyToDrop(c *corev1.Container, budget int) []string {
 	over := len(c.Env) - budget
-	present := map[string]bool{}
+	count := map[string]int{}
+	plain := map[string]string{}
 	for _, e := range c.Env {
-		present[e.Name] = true
+		count[e.Name]++
+		if e.ValueFrom == nil {
+			plain[e.Name] = e.Value
+		}
+	}
+	copyOfTwin := func(alias string) bool {
+		v, ok := plain[alias]
+		tv, tok := plain[legacyTwin[alias]]
+		return ok && tok && count[alias] == 1 && count[legacyTwin[alias]] == 1 && v == tv
 	}
 	var names []string
 	for _, n := range LegacyAliases {
 		if len(names) == over {
 			break
 		}
-		if present[n] {
+		if copyOfTwin(n) {
 			names = append(names, n)
 		}
 	}
@@ -125,6 +162,7 @@ func DefaultOptions() Options {
 		MaxContainers:      20,
 		MaxVolumes:         20,
 		MaxAnnotationBytes: 256<<10 - 16<<10, // room for the runner's status annotations
+		LiveStatus:         true,
 	}
 }
 
@@ -142,6 +180,19 @@ type ContainerReport struct {
 	Dropped []string `json:"dropped,omitempty"`
 	// Problem says why a container over the budget was left as it is.
 	Problem string `json:"problem,omitempty"`
+	// Status marks a container within the budget wrapped in the static
+	// loader only so that its plugin reads the runner's live status
+	// (godotenvUnreadable); with a Problem, it was not.
+	Status bool `json:"status,omitempty"`
+}
+
+// Warning is the line a container with a Problem gets in the API
+// response and the log.
+func (c ContainerReport) Warning(budget int) string {
+	if c.Status {
+		return fmt.Sprintf("container %s (step %q): plugins built with godotenv v1.5 cannot read the runner's live build status from /run/drone/env (annotation keys with \"/\" or \"-\"), and the static loader cannot bring it: %s", c.Container, c.Step, c.Problem)
+	}
+	return fmt.Sprintf("container %s (step %q) keeps %d env vars, over the budget of %d: %s", c.Container, c.Step, c.Before, budget, c.Problem)
 }
 
 // Report is what Mutate did.
@@ -149,6 +200,19 @@ type Report struct {
 	// Skipped says why the pod is not the webhook's; empty when it is.
 	Skipped    string            `json:"skipped,omitempty"`
 	Containers []ContainerReport `json:"containers,omitempty"`
+	// NoLoader are the containers statusPlan would have wrapped for the
+	// live build status had a loader image been configured: a setting
+	// of the service, not of the pod, so it is one line and one warning
+	// for the pod (StatusWarning) rather than a Problem per container.
+	NoLoader []string `json:"noLoader,omitempty"`
+}
+
+// StatusWarning is the pod's one warning for NoLoader; empty without.
+func (r Report) StatusWarning() string {
+	if len(r.NoLoader) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("no live build status for plugins built with godotenv v1.5 in containers %s: no loader image is configured (DRONE_ECI_WEBHOOK_LOADER_IMAGE; DRONE_ECI_WEBHOOK_LIVE_STATUS=false turns this off)", strings.Join(r.NoLoader, ", "))
 }
 
 // Changed says whether the pod was mutated.
@@ -183,8 +247,15 @@ func (r Report) String() string {
 		if c.Step != "" {
 			who = fmt.Sprintf("%s (step %q)", c.Container, c.Step)
 		}
-		if c.Problem != "" {
+		switch {
+		case c.Problem != "" && c.Status:
+			lines = append(lines, fmt.Sprintf("kept: %s: no live build status for godotenv v1.5 plugins: %s", who, c.Problem))
+			continue
+		case c.Problem != "":
 			lines = append(lines, fmt.Sprintf("kept: %s: %d env vars over the budget: %s", who, c.Before, c.Problem))
+			continue
+		case c.Status:
+			lines = append(lines, fmt.Sprintf("wrapped: %s: static loader for the live build status (%s)", who, c.Key))
 			continue
 		}
 		if len(c.Dropped) > 0 {
@@ -192,6 +263,9 @@ func (r Report) String() string {
 			continue
 		}
 		lines = append(lines, fmt.Sprintf("moved: %s: %d → %d env vars, %d to %s (%s loader): %s", who, c.Before, c.After, len(c.Moved), c.Key, c.Loader, strings.Join(c.Moved, " ")))
+	}
+	if len(r.NoLoader) > 0 {
+		lines = append(lines, "kept: "+strings.Join(r.NoLoader, ", ")+": no live build status for godotenv v1.5 plugins: no loader image is configured")
 	}
 	if len(lines) == 0 {
 		return "every container within the budget"
@@ -260,9 +334,19 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 	}
 
 	var plans []*plan
+	statusUnreadable := godotenvUnreadable(pod.Annotations)
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		if len(c.Env) <= o.Budget {
+			if statusUnreadable && o.LiveStatus {
+				switch p := statusPlan(pod, i, entrypoints, entrypointsErr, o); {
+				case p == nil:
+				case o.LoaderImage == "":
+					r.NoLoader = append(r.NoLoader, p.report.Container)
+				default:
+					plans = append(plans, p)
+				}
+			}
 			continue
 		}
 		p := &plan{index: i, report: ContainerReport{Container: c.Name, Step: stepName(pod, i), Before: len(c.Env), After: len(c.Env)}}
@@ -378,16 +462,19 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 		}
 		c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return p.moved[e.Name] })
 		if p.exec != nil {
-			// sh -c 'LOADER; exec "$0" "$@"' ENTRYPOINT... CMD...: the
-			// container's own args (a YAML command) replace the CMD, as
-			// they would the image's. Under the placeholder image /bin/sh
-			// is its sleeper, which ignores its arguments.
+			// sh -c 'LOADER; STATUS; exec "$0" "$@"' ENTRYPOINT...
+			// CMD...: the container's own args (a YAML command) replace
+			// the CMD, as they would the image's. STATUS sets the
+			// runner's live status as the static loader does, for an
+			// entrypoint that reads it with godotenv. Under the
+			// placeholder image /bin/sh is its sleeper, which ignores its
+			// arguments.
 			args := c.Args
 			if len(args) == 0 {
 				args = escapeAll(p.exec.Cmd)
 			}
 			c.Command = []string{runnerShell, "-c"}
-			c.Args = append(append([]string{escape(envfile.AnnotationLoader(p.report.Key) + "\n" + execArgs)}, escapeAll(p.exec.Entrypoint)...), args...)
+			c.Args = append(append([]string{escape(envfile.AnnotationLoader(p.report.Key) + "\n" + envfile.StatusLoader() + "\n" + execArgs)}, escapeAll(p.exec.Entrypoint)...), args...)
 			continue
 		}
 		if p.static == nil {
@@ -409,8 +496,11 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 			ImagePullPolicy: corev1.PullIfNotPresent,
 			VolumeMounts:    []corev1.VolumeMount{{Name: LoaderVolume, MountPath: LoaderDir}},
 		})
+		if o.LoaderPullSecret != "" && !slices.ContainsFunc(out.Spec.ImagePullSecrets, func(r corev1.LocalObjectReference) bool { return r.Name == o.LoaderPullSecret }) {
+			out.Spec.ImagePullSecrets = append(out.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: o.LoaderPullSecret})
+		}
 	}
-	if len(r.Containers) > 0 {
+	if len(r.Containers) > 0 || len(r.NoLoader) > 0 {
 		if out.Annotations == nil {
 			out.Annotations = map[string]string{}
 		}
@@ -420,6 +510,56 @@ func Mutate(pod *corev1.Pod, o Options) (*corev1.Pod, Report) {
 		out.Annotations[ReportAnnotation] = r.String()
 	}
 	return out, r
+}
+
+// godotenvUnreadable says whether godotenv v1.5, which many plugins use
+// to read the runner's live status from /run/drone/env, refuses the
+// file the kubelet makes of these annotations: it does when any key
+// holds a byte other than letters, digits, "_" and "." (ECI's
+// k8s.aliyun.com/... keys do).
+func godotenvUnreadable(annotations map[string]string) bool {
+	for k := range annotations {
+		for i := 0; i < len(k); i++ {
+			c := k[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.') {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// statusPlan wraps a container without a shell command, within the
+// budget, in the static loader with an empty env file, so that a plugin
+// built with godotenv v1.5 reads the runner's live status
+// (envfile.StatusKeys), which the loader sets from /run/drone/env as
+// godotenv.Overload would have. Nil for containers with a command (the
+// runner's script), the clone and images with a shell (services such as
+// redis), which read no status through godotenv. Without a loader image
+// the plan is only a name for Report.NoLoader.
+func statusPlan(pod *corev1.Pod, i int, entrypoints map[string]Entrypoint, entrypointsErr string, o Options) *plan {
+	c := &pod.Spec.Containers[i]
+	step := stepName(pod, i)
+	e, ok := entrypoints[step]
+	if len(c.Command) != 0 || step == CloneStep || step == "" || ok && e.Shell {
+		return nil
+	}
+	p := &plan{index: i, report: ContainerReport{Container: c.Name, Step: step, Before: len(c.Env), After: len(c.Env), Status: true}}
+	switch {
+	case entrypointsErr != "":
+		p.report.Problem = entrypointsErr
+	case !ok || len(e.Entrypoint) == 0:
+		p.report.Problem = "the converter recorded no entrypoint for this step's image"
+	case o.LoaderImage == "":
+		p.report.Problem = "no loader image is configured (DRONE_ECI_WEBHOOK_LOADER_IMAGE)"
+	default:
+		p.report.Loader = "static"
+		p.static = &e
+		p.moved = map[string]bool{}
+		p.content = envfile.AnnotationScript(nil)
+		p.report.Key = envfile.Key(p.content)
+	}
+	return p
 }
 
 // stepName is the step a container runs: its DRONE_STEP_NAME, or
@@ -446,25 +586,43 @@ func stepName(pod *corev1.Pod, i int) string {
 // by name within each group. Only plain values (no valueFrom) whose
 // name occurs once and that sh can assign move; never the names
 // envfile.Keep lists or PATH (the loaders read them before they load);
-// never a value holding "$(" or a name some value or the command
-// refers to as "$(NAME)" (Kubernetes expands those in the container
-// env, not in the file). It says why when fewer than need qualify.
+// never a name some value or the command refers to as $(NAME), which
+// the kubelet looks up in the container env. A value moves as the
+// kubelet expands it (kubeexpand.Resolve, in the container's order), and
+// only when that is certain from the pod: not when it refers to a
+// secret, a field or a possible service-link variable. It says why
+// when fewer than need qualify.
 func movable(c *corev1.Container, need int) ([]envfile.Var, string) {
-	count := map[string]int{}
-	for _, e := range c.Env {
+	count := make(map[string]int, len(c.Env))
+	entries := make([]kubeexpand.Entry, len(c.Env))
+	var referenced map[string]bool
+	refer := func(s string) {
+		for _, name := range kubeexpand.Refs(s) {
+			if referenced == nil {
+				referenced = map[string]bool{}
+			}
+			referenced[name] = true
+		}
+	}
+	for _, s := range c.Command {
+		refer(s)
+	}
+	for _, s := range c.Args {
+		refer(s)
+	}
+	for i, e := range c.Env {
 		count[e.Name]++
+		entries[i] = kubeexpand.Entry{Name: e.Name, Value: e.Value, Known: e.ValueFrom == nil}
+		refer(e.Value)
 	}
-	refs := strings.Join(append(slices.Clone(c.Command), c.Args...), "\x00")
-	for _, e := range c.Env {
-		refs += "\x00" + e.Value
-	}
+	values, certain := kubeexpand.Resolve(entries, len(c.EnvFrom) > 0)
 	var candidates []envfile.Var
-	for _, e := range c.Env {
+	for i, e := range c.Env {
 		if e.ValueFrom != nil || count[e.Name] > 1 || envfile.Keep(e.Name) || e.Name == "PATH" ||
-			strings.Contains(e.Value, "$(") || strings.Contains(refs, "$("+e.Name+")") {
+			!certain[i] || referenced[e.Name] {
 			continue
 		}
-		candidates = append(candidates, envfile.Var{Name: e.Name, Value: e.Value})
+		candidates = append(candidates, envfile.Var{Name: e.Name, Value: values[i]})
 	}
 	group := func(name string) int {
 		switch {
@@ -483,7 +641,7 @@ func movable(c *corev1.Container, need int) ([]envfile.Var, string) {
 		return candidates[a].Name < candidates[b].Name
 	})
 	if len(candidates) < need {
-		return nil, fmt.Sprintf("only %d of its env vars can move (secret and field refs, repeated names, names the shell or loader reads first, $(VAR) references stay), %d must", len(candidates), need)
+		return nil, fmt.Sprintf("only %d of its env vars can move (secret and field refs, repeated names, names the shell or loader reads first, $(VAR) references and what they refer to stay), %d must", len(candidates), need)
 	}
 	return candidates[:need], ""
 }

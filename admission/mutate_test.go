@@ -3,6 +3,7 @@ package admission
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -225,8 +226,9 @@ func hasVar(vars []envfile.Var, name string) bool {
 	return slices.ContainsFunc(vars, func(v envfile.Var) bool { return v.Name == name })
 }
 
-// A service whose image has a shell runs sh -c 'LOADER; exec "$0" "$@"'
-// ENTRYPOINT CMD, or ENTRYPOINT and its own args (a YAML command); the
+// A service whose image has a shell runs sh -c 'LOADER; STATUS; exec
+// "$0" "$@"' ENTRYPOINT CMD (STATUS: the runner's live status, as the
+// static loader sets it), or ENTRYPOINT and its own args (a YAML command); the
 // table's words are escaped for the kubelet's $(VAR) expansion, the
 // container's own args are not.
 func TestMutateServiceShell(t *testing.T) {
@@ -247,33 +249,77 @@ func TestMutateServiceShell(t *testing.T) {
 		if !slices.Equal(got.Command, []string{"/bin/sh", "-c"}) || len(got.Args) < 1 || !slices.Equal(got.Args[1:], tc.want) {
 			t.Errorf("command %q args %q, want /bin/sh -c SCRIPT %q", got.Command, got.Args, tc.want)
 		}
-		if !strings.HasSuffix(got.Args[0], "\n"+`exec "$$0" "$$@"`) || !strings.Contains(got.Args[0], r.Containers[0].Key) {
+		if got.Args[0] != escape(envfile.AnnotationLoader(r.Containers[0].Key)+"\n"+envfile.StatusLoader()+"\n"+`exec "$0" "$@"`) {
 			t.Errorf("script %q", got.Args[0])
 		}
 	}
 }
 
 // The move order: CI_* first, then DRONE_*, then the rest; repeated
-// names, $(VAR) references and values holding "$(" never move.
+// names and names a value refers to as $(VAR) never move; a value
+// holding a reference moves expanded.
 func TestMoveOrder(t *testing.T) {
 	c := corev1.Container{Env: []corev1.EnvVar{
 		{Name: "ZED", Value: "z"}, {Name: "DRONE_B", Value: "b"}, {Name: "CI_B", Value: "b"}, {Name: "CI_A", Value: "a"},
 		{Name: "DRONE_A", Value: "a"}, {Name: "DUP", Value: "1"}, {Name: "DUP", Value: "2"}, {Name: "REF", Value: "$(ZED)"},
 		{Name: "HOME", Value: "/root"}, {Name: "PATH", Value: "/bin"}, {Name: "MY-VAR", Value: "x"}, droneSecretRef("SECRET"),
 	}}
-	vars, why := movable(&c, 4)
+	vars, why := movable(&c, 5)
 	if why != "" {
 		t.Fatal(why)
 	}
-	var names []string
-	for _, v := range vars {
-		names = append(names, v.Name)
+	want := []envfile.Var{{Name: "CI_A", Value: "a"}, {Name: "CI_B", Value: "b"}, {Name: "DRONE_A", Value: "a"}, {Name: "DRONE_B", Value: "b"}, {Name: "REF", Value: "z"}}
+	if !slices.Equal(vars, want) {
+		t.Errorf("moved %q, want %q", vars, want)
 	}
-	if want := []string{"CI_A", "CI_B", "DRONE_A", "DRONE_B"}; !slices.Equal(names, want) {
-		t.Errorf("moved %v, want %v", names, want)
+	if _, why := movable(&c, 6); why == "" {
+		t.Error("ZED is referenced as $(ZED): only 5 may move")
 	}
-	if _, why := movable(&c, 5); why == "" {
-		t.Error("ZED is referenced as $(ZED): only 4 may move")
+}
+
+// A value moves as the kubelet expands it in the container's order
+// (issue 17), or stays when the pod alone does not say what that is.
+func TestMovedValuesExpanded(t *testing.T) {
+	env := []corev1.EnvVar{
+		{Name: "DRONE_COMMIT_MESSAGE", Value: "Escape $$ in Makefile"},
+		{Name: "PASSWORD", Value: "pa$$word"},
+		{Name: "A", Value: "x"},
+		{Name: "B", Value: "$(A)-y"},
+		{Name: "ESCAPED", Value: "$$(A)"},
+		{Name: "LINK", Value: "$(KUBERNETES_SERVICE_HOST)"},
+		droneSecretRef("TOKEN"),
+		{Name: "FROM_SECRET", Value: "Bearer $(TOKEN)"},
+		{Name: "EARLY", Value: "$(LATER)"},
+		{Name: "LATER", Value: "l"},
+		{Name: "NOT_ASCII", Value: "$é"},
+		{Name: "TRAILING", Value: "5$"},
+		{Name: "SHELL_SYNTAX", Value: "$(date) ${HOME} `id`"},
+	}
+	want := map[string]string{
+		"DRONE_COMMIT_MESSAGE": "Escape $ in Makefile", "PASSWORD": "pa$word", "B": "x-y", "ESCAPED": "$(A)",
+		"EARLY": "$(LATER)", "TRAILING": "5$", "SHELL_SYNTAX": "$(date) ${HOME} `id`",
+	}
+	for _, open := range []bool{false, true} {
+		c := corev1.Container{Env: env}
+		if open {
+			// Names from an envFrom source could meet any reference.
+			c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}}}}
+			want = map[string]string{"DRONE_COMMIT_MESSAGE": "Escape $ in Makefile", "PASSWORD": "pa$word", "B": "x-y", "ESCAPED": "$(A)", "TRAILING": "5$"}
+		}
+		vars, why := movable(&c, len(want))
+		if why != "" {
+			t.Fatalf("envFrom %v: %s", open, why)
+		}
+		got := map[string]string{}
+		for _, v := range vars {
+			got[v.Name] = v.Value
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("envFrom %v: moved %q, want %q", open, got, want)
+		}
+		if _, why := movable(&c, len(want)+1); why == "" {
+			t.Errorf("envFrom %v: more than %d moved", open, len(want))
+		}
 	}
 }
 
@@ -337,8 +383,13 @@ func TestUnknownImagesDropLegacy(t *testing.T) {
 	// legacy aliases, CI itself, and padding to a given size.
 	unknown := func(name string, n int) corev1.Container {
 		env := []corev1.EnvVar{{Name: "DRONE_STEP_NAME", Value: name}, {Name: "CI", Value: "true"}}
+		twins := map[string]bool{}
 		for _, a := range LegacyAliases {
-			env = append(env, corev1.EnvVar{Name: a, Value: "v"})
+			env = append(env, corev1.EnvVar{Name: a, Value: "v-" + legacyTwin[a]})
+			if !twins[legacyTwin[a]] {
+				twins[legacyTwin[a]] = true
+				env = append(env, corev1.EnvVar{Name: legacyTwin[a], Value: "v-" + legacyTwin[a]})
+			}
 		}
 		for i := 0; len(env) < n; i++ {
 			env = append(env, corev1.EnvVar{Name: fmt.Sprintf("DRONE_X_%03d", i), Value: "v"})
@@ -351,16 +402,25 @@ func TestUnknownImagesDropLegacy(t *testing.T) {
 		env     int
 		dropped []string
 		problem bool
+		author  corev1.EnvVar // replaces the runner's alias of that name
 	}{
 		{name: "keep leaves it over the budget", mode: "keep", env: 95, problem: true},
 		{name: "drop-legacy drops the fewest aliases", mode: "drop-legacy", env: 95, dropped: LegacyAliases[:3]},
 		{name: "drop-legacy up to every alias", mode: "drop-legacy", env: 92 + len(LegacyAliases), dropped: LegacyAliases},
 		{name: "drop-legacy keeps a container the aliases cannot save", mode: "drop-legacy", env: 93 + len(LegacyAliases), problem: true},
+		{name: "an alias the author set differently is theirs", mode: "drop-legacy", env: 95, author: corev1.EnvVar{Name: "CI_BUILD_CREATED", Value: "mine"}, dropped: LegacyAliases[1:4]},
+		{name: "an alias from a secret is theirs", mode: "drop-legacy", env: 95, author: droneSecretRef("CI_BUILD_EVENT"), dropped: []string{"CI_BUILD_CREATED", "CI_BUILD_FINISHED", "CI_BUILD_LINK"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := testOptions()
 			o.UnknownImages = tc.mode
-			pod := runnerPod(unknown("scan", tc.env))
+			ctr := unknown("scan", tc.env)
+			for i := range ctr.Env {
+				if tc.author.Name != "" && ctr.Env[i].Name == tc.author.Name {
+					ctr.Env[i] = tc.author
+				}
+			}
+			pod := runnerPod(ctr)
 			out, r := Mutate(pod, o)
 			if len(r.Containers) != 1 {
 				t.Fatalf("report %+v", r)
@@ -392,6 +452,52 @@ func TestUnknownImagesDropLegacy(t *testing.T) {
 			}
 			if !strings.Contains(r.String(), "dropped: c-scan (step \"scan\")") {
 				t.Errorf("report does not name the container:\n%s", r.String())
+			}
+		})
+	}
+}
+
+// The loader's pull secret goes with its init container, once, after
+// the runner's own pull secrets; a pod that gets no loader gets none.
+func TestLoaderPullSecret(t *testing.T) {
+	kaniko := map[string]Entrypoint{"publish": {Image: "plugins/kaniko:1.13.9", Entrypoint: []string{"/kaniko/kaniko-docker"}}}
+	for _, tc := range []struct {
+		name     string
+		secret   string
+		existing []string
+		static   bool
+		want     []string
+	}{
+		{name: "added with the loader", secret: "acr", static: true, want: []string{"acr"}},
+		{name: "after the runner's own", secret: "acr", existing: []string{"docker-auth"}, static: true, want: []string{"docker-auth", "acr"}},
+		{name: "not twice", secret: "acr", existing: []string{"acr"}, static: true, want: []string{"acr"}},
+		{name: "not without the loader", secret: "acr", existing: []string{"docker-auth"}, want: []string{"docker-auth"}},
+		{name: "none configured", static: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions()
+			o.LoaderPullSecret = tc.secret
+			step := commandStep("build", 100)
+			if tc.static {
+				step = pluginStep("publish", 100)
+			}
+			pod := withEntrypoints(runnerPod(step), kaniko)
+			for _, name := range tc.existing {
+				pod.Spec.ImagePullSecrets = append(pod.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: name})
+			}
+			out, _ := Mutate(pod, o)
+			if got := len(out.Spec.InitContainers) == 1; got != tc.static {
+				t.Fatalf("loader init container %v, want %v", got, tc.static)
+			}
+			var got []string
+			for _, r := range out.Spec.ImagePullSecrets {
+				got = append(got, r.Name)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("imagePullSecrets %v, want %v", got, tc.want)
+			}
+			if len(pod.Spec.ImagePullSecrets) != len(tc.existing) {
+				t.Error("the input pod was changed")
 			}
 		})
 	}

@@ -33,8 +33,11 @@ func Review(req *admissionv1.AdmissionRequest, o Options) (*admissionv1.Admissio
 	mutated, r := Mutate(&pod, o)
 	if problems := r.Problems(); len(problems) > 0 {
 		for _, p := range problems {
-			resp.Warnings = append(resp.Warnings, fmt.Sprintf("drone-convert-eci: container %s (step %q) keeps %d env vars, over the budget of %d: %s", p.Container, p.Step, p.Before, o.Budget, p.Problem))
+			resp.Warnings = append(resp.Warnings, "drone-convert-eci: "+p.Warning(o.Budget))
 		}
+	}
+	if w := r.StatusWarning(); w != "" {
+		resp.Warnings = append(resp.Warnings, "drone-convert-eci: "+w)
 	}
 	for _, c := range r.Containers {
 		if len(c.Dropped) > 0 {

@@ -145,7 +145,7 @@ func Handler(o Options, l Limits, log logrus.FieldLogger) http.Handler {
 			entry.Debugf("admission: left alone: %s", report.Skipped)
 		case len(report.Containers) > 0:
 			for _, p := range report.Problems() {
-				entry.Warnf("admission: container %s (step %q) keeps %d env vars, over the budget of %d: %s", p.Container, p.Step, p.Before, o.Budget, p.Problem)
+				entry.Warnf("admission: %s", p.Warning(o.Budget))
 			}
 			if report.Changed() {
 				entry.Infof("admission: %s", report.String())

@@ -109,8 +109,7 @@ func chartMemory(t *testing.T) (int64, map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Walked, not decoded whole: the values file may repeat an env key
-	// (Helm keeps the last), which yaml.v3 refuses to decode.
+	// Walked, not decoded whole: only three values matter here.
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		t.Fatal(err)
@@ -130,10 +129,14 @@ func chartMemory(t *testing.T) (int64, map[string]string) {
 			if err := top[i+1].Decode(&values.Resources); err != nil {
 				t.Fatal(err)
 			}
+		case "goMemLimit":
+			if v := top[i+1]; v.Tag != "!!null" {
+				env["GOMEMLIMIT"] = v.Value
+			}
 		case "env":
 			pairs := top[i+1].Content
 			for j := 0; j+1 < len(pairs); j += 2 {
-				if k := pairs[j].Value; k == "GOMEMLIMIT" || k == "DRONE_ECI_MEMORY_BUDGET" {
+				if k := pairs[j].Value; k == "DRONE_ECI_MEMORY_BUDGET" {
 					if v := pairs[j+1]; v.Tag != "!!null" {
 						env[k] = v.Value
 					}

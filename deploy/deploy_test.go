@@ -140,6 +140,9 @@ func decodeAll(t *testing.T, source string, data []byte) []object {
 		}
 		gvk := schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)
 		obj, err := scheme.Scheme.New(gvk)
+		if gvk == serviceMonitorKind {
+			obj, err = &serviceMonitor{}, nil
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
@@ -256,6 +259,12 @@ func TestDefaultValues(t *testing.T) {
 	if d.Spec.Template.Annotations["checksum/secret"] == "" {
 		t.Error("pods do not roll when the chart-managed secret changes")
 	}
+	// A preStop sleep action needs Kubernetes 1.30 and the image has no
+	// shell for an exec sleep; the chart claims older versions, so the
+	// service drains by itself (DRONE_ECI_SHUTDOWN_DRAIN) instead.
+	if l := d.Spec.Template.Spec.Containers[0].Lifecycle; l != nil {
+		t.Errorf("default lifecycle %+v: a hook that works on every Kubernetes version the chart claims, or none", l)
+	}
 }
 
 func TestFullValues(t *testing.T) {
@@ -350,9 +359,15 @@ func checkConsistent(t *testing.T, objs []object) {
 	if ports["http"] != int32(wantPort) {
 		t.Errorf("container port http %d, DRONE_BIND %q", ports["http"], bind)
 	}
-	for name, probe := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
-		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != "/healthz" || probe.HTTPGet.Port.String() != "http" {
-			t.Errorf("%s probe %+v, want GET /healthz on port http", name, probe)
+	// Readiness is /readyz, which fails on SIGTERM and covers the
+	// webhook listener; liveness stays on /healthz, so draining never
+	// gets the container restarted.
+	for _, probe := range []struct {
+		name, path string
+		probe      *corev1.Probe
+	}{{"liveness", "/healthz", c.LivenessProbe}, {"readiness", "/readyz", c.ReadinessProbe}} {
+		if probe.probe == nil || probe.probe.HTTPGet == nil || probe.probe.HTTPGet.Path != probe.path || probe.probe.HTTPGet.Port.String() != "http" {
+			t.Errorf("%s probe %+v, want GET %s on port http", probe.name, probe.probe, probe.path)
 		}
 	}
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() ||
@@ -381,14 +396,18 @@ func checkConsistent(t *testing.T, objs []object) {
 		t.Error("pod seccomp profile must be RuntimeDefault")
 	}
 
-	// The kubelet waits for the service's own drain on SIGTERM.
+	// The kubelet waits for the service's own drain on SIGTERM, and the
+	// drain waits for the longest conversion.
 	cfg := loadFromDeployment(t, d)
-	wait := cfg.ShutdownGrace
+	if cfg.ShutdownDrain <= 0 || cfg.ShutdownGrace < cfg.ConvertTimeout {
+		t.Errorf("DRONE_ECI_SHUTDOWN_DRAIN %s, DRONE_ECI_SHUTDOWN_GRACE %s, DRONE_ECI_CONVERT_TIMEOUT %s: want a drain, and a grace covering a conversion", cfg.ShutdownDrain, cfg.ShutdownGrace, cfg.ConvertTimeout)
+	}
+	wait := cfg.ShutdownDrain + cfg.ShutdownGrace
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
 		wait += time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
 	}
 	if grace := pod.Spec.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second <= wait {
-		t.Errorf("terminationGracePeriodSeconds %v does not exceed DRONE_ECI_SHUTDOWN_GRACE plus preStop (%s): the kubelet kills in-flight conversions", grace, wait)
+		t.Errorf("terminationGracePeriodSeconds %v does not exceed DRONE_ECI_SHUTDOWN_DRAIN + DRONE_ECI_SHUTDOWN_GRACE (%s): the kubelet kills in-flight conversions", grace, wait)
 	}
 
 	// Mounts name volumes that exist.
@@ -550,7 +569,7 @@ func TestChartRefuses(t *testing.T) {
 		name, set, want string
 	}{
 		{"no secret", "", "secret.value"},
-		{"two secrets", "secret:\n  value: x\n  existingSecret: y\n", "not both"},
+		{"two secrets", "secret:\n  value: x\n  existingSecret: other\n", "not both"},
 		{"loopback bind", secretValue + "env:\n  DRONE_BIND: 127.0.0.1:3000\n", "env.DRONE_BIND"},
 		{"rbac without namespaces", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\nrbac:\n  secrets:\n    enabled: true\n", "pipelineNamespaces"},
 		{"rbac the service does not use", secretValue + "pipelineNamespaces: [default]\nrbac:\n  secrets:\n    enabled: true\n", "DRONE_ECI_ENV_IN_CLUSTER"},
@@ -558,6 +577,17 @@ func TestChartRefuses(t *testing.T) {
 		{"registry rbac the service does not use", secretValue + "pipelineNamespaces: [default]\nrbac:\n  registry:\n    enabled: true\n", "DRONE_ECI_ENV_IN_CLUSTER"},
 		{"webhook without namespaces", secretValue + "webhook:\n  enabled: true\n  tls:\n    secretName: tls\n", "pipelineNamespaces"},
 		{"webhook without TLS", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n", "webhook.tls.secretName"},
+		{"network policy shutting the Drone server out", secretValue + "networkPolicy:\n  enabled: true\n", "networkPolicy.droneServer"},
+		{"Secret access in kube-system", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines, kube-system]\nrbac:\n  secrets:\n    enabled: true\n", `pipelineNamespaces: "kube-system"`},
+		{"Secret access in the release's namespace", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines, " + namespace + "]\nrbac:\n  secrets:\n    enabled: true\n", `pipelineNamespaces: "` + namespace + `"`},
+		{"registry Secret access in kube-system", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [kube-system]\nrbac:\n  registry:\n    enabled: true\n", "rbac.allowSensitiveNamespaces"},
+		// values.schema.json
+		{"misspelt value", secretValue + "replicaCout: 3\n", "replicaCout"},
+		{"not a quantity", secretValue + "resources:\n  limits:\n    memory: lots\n", "resources.limits.memory"},
+		{"unknown setting", secretValue + "env:\n  DRONE_ECI_MAX_DEPHT: 3\n", "DRONE_ECI_MAX_DEPHT"},
+		{"not a number", secretValue + "env:\n  DRONE_ECI_MAX_DEPTH: deep\n", "env.DRONE_ECI_MAX_DEPTH"},
+		{"not a duration", secretValue + "env:\n  DRONE_ECI_QUEUE_TIMEOUT: 10\n", "env.DRONE_ECI_QUEUE_TIMEOUT"},
+		{"not a switch", secretValue + "webhook:\n  enabled: yes please\n", "webhook.enabled"},
 		{"no service account", secretValue + "serviceAccount:\n  create: false\n", "serviceAccount.name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -645,9 +675,11 @@ func TestDefaultsMatchTheService(t *testing.T) {
 	got := loadFromDeployment(t, d)
 	want := config.Default()
 	want.Secret = got.Secret
-	// The one chosen difference: a deployment asks registries, the
-	// code's default keeps the local dry run and the tests offline.
+	// The chosen differences: a deployment asks registries (the code's
+	// default keeps the local dry run and the tests offline), and only
+	// ACR's and the public ones unless the operator adds theirs.
 	want.Registry.Lookup = true
+	want.Registry.Allow = []string{"*.aliyuncs.com", "docker.io", "ghcr.io", "quay.io", "gcr.io", "*.gcr.io", "*.pkg.dev", "public.ecr.aws", "registry.k8s.io"}
 	diffSettings(t, "", reflect.ValueOf(&got).Elem(), reflect.ValueOf(&want).Elem())
 }
 
@@ -725,7 +757,16 @@ var plainRenders = []struct {
 		note: "# The Secret env carrier's access: apply it with, in ../deployment.yaml and\n# ../serviceaccount.yaml, automountServiceAccountToken: true and\n# DRONE_ECI_ENV_IN_CLUSTER \"true\" (the chart's rbac.secrets.enabled does all three).\n",
 		keep: map[string]string{"rbac.yaml": "rbac-secrets.yaml"},
 	},
+	{
+		dir:  filepath.Join(plainDir, "optional", "webhook"),
+		set:  "secret:\n  existingSecret: " + plainSecret + "\nenv:\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines]\nwebhook:\n  enabled: true\n  tls:\n    secretName: " + plainWebhookTLS + "\n",
+		note: "# The admission webhook (README \"Admission webhook\"). deployment.yaml and\n# service.yaml replace ../../deployment.yaml and ../../service.yaml (the same\n# objects plus the webhook's port, settings and TLS volume: edit its image and\n# DRONE_ECI_WEBHOOK_LOADER_IMAGE to the one you pushed); webhook.yaml adds the\n# MutatingWebhookConfiguration. Before applying this folder, create the\n# kubernetes.io/tls Secret " + plainWebhookTLS + " in namespace drone for\n# drone-convert-eci.drone.svc, and set caBundle in webhook.yaml (base64 PEM of its\n# CA) or let cert-manager inject it (annotation cert-manager.io/inject-ca-from).\n",
+		keep: map[string]string{"deployment.yaml": "deployment.yaml", "service.yaml": "service.yaml", "webhook.yaml": "webhook.yaml"},
+	},
 }
+
+// The webhook's TLS Secret the plain webhook manifests expect.
+const plainWebhookTLS = "drone-convert-eci-webhook-tls"
 
 const plainHeader = "# Generated from deploy/helm/drone-convert-eci by `go test ./deploy -update`:\n# change the chart, not this file.\n"
 
@@ -763,8 +804,9 @@ func TestPlainManifests(t *testing.T) {
 
 	// Every plain manifest, generated or written by hand, decodes
 	// strictly, and together they are a consistent installation.
-	var all []object
-	for _, dir := range []string{plainDir, filepath.Join(plainDir, "optional")} {
+	var all, withWebhook []object
+	webhookDir := filepath.Join(plainDir, "optional", "webhook")
+	for _, dir := range []string{plainDir, filepath.Join(plainDir, "optional"), webhookDir} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 		if len(files) == 0 {
 			t.Fatalf("no manifests in %s", dir)
@@ -785,6 +827,9 @@ func TestPlainManifests(t *testing.T) {
 			if dir == plainDir {
 				all = append(all, objs...)
 			}
+			if dir == webhookDir {
+				withWebhook = append(withWebhook, objs...)
+			}
 		}
 	}
 	ns := one[*corev1.Namespace](t, all)
@@ -792,6 +837,9 @@ func TestPlainManifests(t *testing.T) {
 		t.Errorf("namespace %s labels %v: want %s enforcing the restricted Pod Security Standard", ns.Name, ns.Labels, namespace)
 	}
 	checkConsistent(t, all)
+	// The webhook folder replaces the base Deployment and Service.
+	checkConsistent(t, withWebhook)
+	one[*admissionv1.MutatingWebhookConfiguration](t, withWebhook)
 	for _, o := range all {
 		if d, ok := o.obj.(*appsv1.Deployment); ok {
 			for _, e := range d.Spec.Template.Spec.Containers[0].Env {
@@ -852,4 +900,20 @@ func TestExamples(t *testing.T) {
 			t.Errorf("examples/drone-server.env does not mention %s", strings.TrimSuffix(name, "="))
 		}
 	}
+}
+
+// TestSensitiveNamespacesForced: rbac.allowSensitiveNamespaces lets an
+// operator who means it grant Secret access in kube-system and the
+// release's own namespace; the webhook alone (no Secret access) never
+// needed it.
+func TestSensitiveNamespacesForced(t *testing.T) {
+	objs := manifests(t, mustRender(t, secretValue+"env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: kube-system\npipelineNamespaces: [kube-system, "+namespace+"]\nrbac:\n  allowSensitiveNamespaces: true\n  secrets:\n    enabled: true\n"))
+	var got []string
+	for _, r := range find[*rbacv1.Role](objs) {
+		got = append(got, r.Namespace)
+	}
+	if !reflect.DeepEqual(got, []string{"kube-system", namespace}) {
+		t.Errorf("forced: Roles in %v", got)
+	}
+	mustRender(t, secretValue+"pipelineNamespaces: ["+namespace+"]\nwebhook:\n  enabled: true\n  tls:\n    secretName: tls\n")
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/runnertest"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/shelltest"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
@@ -37,9 +38,10 @@ func admissionConfigs(t *testing.T) []convertedConfig {
 	cfg := config.Default()
 	cfg.Webhook.RecordEntrypoints = true
 	inputs, _ := filepath.Glob("../testdata/convert/*.yml")
+	own := len(inputs)
 	inputs = append(inputs, corpusFiles(t)...)
 	var out []convertedConfig
-	for _, file := range inputs {
+	for i, file := range inputs {
 		input, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -48,7 +50,7 @@ func admissionConfigs(t *testing.T) []convertedConfig {
 		if err != nil || result.Config == nil {
 			continue
 		}
-		c := convertedConfig{Name: filepath.Base(file), Input: input, Output: result.Config, Converted: map[string]bool{}}
+		c := convertedConfig{Name: filepath.Base(file), Input: input, Output: result.Config, Converted: map[string]bool{}, Corpus: i >= own}
 		for _, o := range result.Outcomes {
 			if o.Converted {
 				c.Converted[o.Pipeline] = true
@@ -163,8 +165,9 @@ func podProblems(pod *corev1.Pod) []string {
 // execs with exactly the original environment; and under the
 // placeholder image every mutated container sleeps as before.
 func TestAdmissionRunnerPods(t *testing.T) {
-	if _, err := exec.LookPath("/bin/sh"); err != nil {
-		t.Skip("no /bin/sh")
+	shells := shelltest.All(t)
+	if len(shells) == 0 {
+		t.Skip("none of dash, bash, busybox installed")
 	}
 	o := admission.DefaultOptions()
 	o.LoaderImage = "drone-convert-eci:test"
@@ -178,7 +181,7 @@ func TestAdmissionRunnerPods(t *testing.T) {
 	for _, c := range admissionConfigs(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			for _, event := range []string{runnertest.EventPush, runnertest.EventPullRequest, runnertest.EventTag} {
-				results, err := runnertest.Compile(c.Output, runnertest.Options{Event: event, Secrets: secrets})
+				results, err := runnertest.Compile(c.Output, runnertest.Options{Event: event, Secrets: secrets, Message: hostileMessage})
 				if err != nil {
 					continue // refused by the runner: the sizing and runner tests report it
 				}
@@ -222,8 +225,13 @@ func TestAdmissionRunnerPods(t *testing.T) {
 							t.Logf("%s %s %q (%s): kept: %s", event, res.Pipeline, step.Name, step.Image, kept[after.Name])
 							continue
 						}
-						if len(after.Env) == len(before.Env) {
+						if len(after.Env) == len(before.Env) && slices.Equal(after.Command, before.Command) {
 							continue
+						}
+						if len(after.Env) == len(before.Env) {
+							// Within the budget, on the static loader for
+							// the live status (ECI's annotation keys).
+							stats["wrapped for the live status"]++
 						}
 						stats["mutated containers"]++
 						kind := "static"
@@ -231,23 +239,27 @@ func TestAdmissionRunnerPods(t *testing.T) {
 						case len(before.Command) > 0:
 							kind = "shell"
 							stats["shell loader"]++
-							envA, setA := stepVariables(t, workdir, after, res.Secret, files)
-							envB, setB := stepVariables(t, workdir, before, res.Secret, map[string]string{envfile.DownwardFile: downwardFile(res.Pod.Annotations)})
-							if envA != envB {
-								t.Errorf("%s %s step %q: environment differs\n%s", event, res.Pipeline, step.Name, lineDiff(envB, envA))
-							}
-							if setA != setB {
-								t.Errorf("%s %s step %q: shell variables differ\n%s", event, res.Pipeline, step.Name, lineDiff(setB, setA))
+							for _, sh := range shellsFor(shells, c.Corpus, event) {
+								envA, setA := stepVariables(t, sh, workdir, after, res.Secret, files)
+								envB, setB := stepVariables(t, sh, workdir, before, res.Secret, map[string]string{envfile.DownwardFile: downwardFile(res.Pod.Annotations)})
+								if envA != envB {
+									t.Errorf("%s, %s %s step %q: environment differs\n%s", sh.Name, event, res.Pipeline, step.Name, lineDiff(envB, envA))
+								}
+								if setA != setB {
+									t.Errorf("%s, %s %s step %q: shell variables differ\n%s", sh.Name, event, res.Pipeline, step.Name, lineDiff(setB, setA))
+								}
 							}
 						case slices.Equal(after.Command, []string{"/bin/sh", "-c"}):
 							// A service (ENTRYPOINT + CMD) through the
 							// shell loader, run with a real /bin/sh.
 							kind = "service"
 							stats["service shell loader"]++
-							got := serviceEnv(t, workdir, dumper, after, res.Secret, files)
 							want := sortedNUL(strings.Join(containerEnv(before, res.Secret), "\x00"))
-							if got != want {
-								t.Errorf("%s %s service %q: the entrypoint's environment differs\n%s", event, res.Pipeline, step.Name, lineDiff(want, got))
+							for _, sh := range shellsFor(shells, c.Corpus, event) {
+								got := serviceEnv(t, sh, workdir, dumper, after, res.Secret, files)
+								if got != want {
+									t.Errorf("%s, %s %s service %q: the entrypoint's environment differs\n%s", sh.Name, event, res.Pipeline, step.Name, lineDiff(want, got))
+								}
 							}
 						default:
 							stats["static loader"]++
@@ -288,6 +300,12 @@ func TestAdmissionRunnerPods(t *testing.T) {
 		t.Error("the placeholder phase was not run for every loader")
 	}
 }
+
+// hostileMessage is the commit message of the builds the webhook sees:
+// what the kubelet expands ("$$", "$(NAME)", a trailing "$") and what
+// the env file must carry byte for byte. One line, without ": " or
+// " #", so that configs which substitute it into YAML still parse.
+const hostileMessage = "Escape $$ in Makefile, pa$$word $(HOME) $$(HOME) $(DRONE_BRANCH) 100% %b `id` 'q' \"dq\" back\\slash\ttab é 5$"
 
 // uncoveredImages are the images of the testdata and corpus whose
 // containers may stay over the budget (README "Admission webhook").
@@ -336,13 +354,15 @@ func buildDumper(t *testing.T) string {
 }
 
 // serviceEnv runs a service container on the shell loader (sh -c
-// 'LOADER; exec "$0" "$@"' ENTRYPOINT ARG...) with the real /bin/sh,
-// its ENTRYPOINT replaced by the dumper and the downward-API file
-// materialised, and returns the environment the entrypoint was
-// exec'd with. The only variable a POSIX sh may add for its child is
-// PWD (dash exports it); it is dropped when the original had none,
-// as docker-entrypoint.sh, itself a shell script, would add it anyway.
-func serviceEnv(t *testing.T, workdir, dumper string, c *corev1.Container, secret *corev1.Secret, files map[string]string) string {
+// 'LOADER; STATUS; exec "$0" "$@"' ENTRYPOINT ARG...) with a real shell as
+// /bin/sh, its ENTRYPOINT replaced by the dumper and the downward-API
+// file materialised, and returns the environment the entrypoint was
+// exec'd with, less what the README says the shell adds ("What a
+// service's entrypoint sees that it did not before"): PWD, the working
+// directory, under every shell; SHLVL, 0 under bash started as sh and 1
+// under busybox ash; busybox's default PATH; each only when the
+// original container had none.
+func serviceEnv(t *testing.T, sh shelltest.Shell, workdir, dumper string, c *corev1.Container, secret *corev1.Secret, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	var paths []string
@@ -360,6 +380,7 @@ func serviceEnv(t *testing.T, workdir, dumper string, c *corev1.Container, secre
 	}
 	args[2] = strings.NewReplacer(paths...).Replace(args[2])
 	args[3] = dumper
+	args = sh.Command(args)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = env
 	cmd.Dir = workdir
@@ -367,11 +388,23 @@ func serviceEnv(t *testing.T, workdir, dumper string, c *corev1.Container, secre
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s: %v: %s", c.Name, err, stderr.String())
+		t.Fatalf("%s, %s: %v: %s", sh.Name, c.Name, err, stderr.String())
 	}
 	got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
-	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PWD=") }) {
-		got = slices.DeleteFunc(got, func(kv string) bool { return kv == "PWD="+workdir })
+	added := map[string]string{"PWD": workdir}
+	switch sh.Name {
+	case "bash":
+		added["SHLVL"] = "0"
+	case "busybox":
+		// And a default PATH: the test's container has none of its
+		// image's (the runtime adds the image's ENV).
+		added["SHLVL"] = "1"
+		added["PATH"] = "/sbin:/usr/sbin:/bin:/usr/bin"
+	}
+	for name, value := range added {
+		if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, name+"=") }) {
+			got = slices.DeleteFunc(got, func(kv string) bool { return kv == name+"="+value })
+		}
 	}
 	return sortedNUL(strings.Join(got, "\x00"))
 }

@@ -126,9 +126,16 @@ func TestRegistryLookupsEndToEnd(t *testing.T) {
 	}
 
 	t.Run("registry up", func(t *testing.T) {
-		result, err := plugin.NewConverter(cfg).WithResolver(newResolver()).Convert(plugin.Input{Config: input, Repo: "octo/private"})
+		resolver := newResolver()
+		result, err := plugin.NewConverter(cfg).WithResolver(resolver).Convert(plugin.Input{Config: input, Repo: "octo/private"})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Drone converts a build twice (trigger, then stage): the same
+		// answer, from the caches.
+		again, err := plugin.NewConverter(cfg).WithResolver(resolver).Convert(plugin.Input{Config: input, Repo: "octo/private"})
+		if err != nil || string(again.Config) != string(result.Config) {
+			t.Errorf("the second conversion differs (%v)", err)
 		}
 		out := string(result.Config)
 		for _, want := range []string{

@@ -33,6 +33,8 @@ type convertedConfig struct {
 	// (a "trusted" line in NAME.args): their output may use what the
 	// runner allows trusted repos only (secret volumes).
 	TrustedOnly bool
+	// Corpus marks configs from ../shared's corpus rather than testdata.
+	Corpus bool
 	// Baseline, for configs with migrated Docker pipelines, is the input
 	// migrated and converted with env files off: the runner-compilable
 	// "before" that the env transform must not change the meaning of

@@ -191,6 +191,13 @@ func (e Entrypoints) Apply(p *Pipeline) error {
 			if !asked {
 				continue
 			}
+			if facts.HasConfig && len(facts.Entrypoint) == 0 && hasValues(lookup(step, "command")) {
+				// The step's command replaces the image's CMD, and with no
+				// ENTRYPOINT it is the whole argv: nothing to record that
+				// the webhook could put in front of it.
+				p.Report.Warn("%s %s: image %s has no entrypoint and the step's command replaces its cmd, so the admission webhook cannot move its env", strings.TrimSuffix(list, "s"), name, image)
+				continue
+			}
 			if ep, ok := registryEntrypoint(image, facts); ok {
 				recorded[name] = ep
 				fromRegistry = append(fromRegistry, name)

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/envfile"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/kubeexpand"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/yamldoc"
 )
 
@@ -131,6 +132,9 @@ type envStep struct {
 	// or merged (Drone's YAML library merges map fields key by key).
 	simple bool
 	env    []envVar
+	// script is the text of the step's commands, which the runner
+	// sets as DRONE_SCRIPT.
+	script []string
 	// settingsPlain / settingsSecret are PLUGIN_* names of settings.
 	settingsPlain  []string
 	settingsSecret []string
@@ -189,6 +193,7 @@ func (e Env) apply(p *Pipeline) error {
 
 	runner := runnerEnv(p.Event)
 	base := len(runner) + e.Overhead
+	referenced := kubeReferenced(pipelineEnv, steps)
 	cloneOn := !isTrue(lookupString(resolve(lookup(p.Body, "clone")), "disable"))
 
 	// Which steps collapse.
@@ -211,7 +216,7 @@ func (e Env) apply(p *Pipeline) error {
 		}
 		pl := &plan{step: s, before: before}
 		for _, v := range s.env {
-			if movable(v, true, s) {
+			if movable(v, true, s) && !referenced[v.name] {
 				pl.moved = append(pl.moved, v)
 			}
 		}
@@ -225,7 +230,7 @@ func (e Env) apply(p *Pipeline) error {
 	if len(plans) > 0 {
 		var candidates []envVar
 		for _, v := range pipelineEnv {
-			if movable(v, false, nil) {
+			if movable(v, false, nil) && !referenced[v.name] {
 				candidates = append(candidates, v)
 			}
 		}
@@ -454,6 +459,13 @@ func readStep(item *yaml.Node, field func() string) (*envStep, error) {
 		first := resolve(commands.Content[0])
 		s.loaded = first.Kind == yaml.ScalarNode && strings.HasPrefix(first.Value, envLoaderMark)
 	}
+	if commands != nil && commands.Kind == yaml.SequenceNode {
+		for _, c := range commands.Content {
+			if c := resolve(c); c != nil && c.Kind == yaml.ScalarNode {
+				s.script = append(s.script, c.Value)
+			}
+		}
+	}
 	envField := func() string { return field() + ".environment" }
 	env, err := readEnv(resolve(lookup(n, "environment")), envField)
 	if err != nil {
@@ -525,6 +537,14 @@ func readEnv(m *yaml.Node, field func() string) ([]envVar, error) {
 			// The runner decodes it; the tree holds base64.
 		default:
 			v.literal, v.ok = envLiteral(value.Value)
+			if v.ok {
+				// The kubelet expands the value the runner sets; a file
+				// must hold what that gives. The runner orders a
+				// container's env as a Go map iterates, and sets names
+				// the converter cannot see, so a value that refers to
+				// any name has no one result: it stays.
+				v.literal, v.ok = kubeexpand.Literal(v.literal)
+			}
 		}
 		vars = append(vars, v)
 	}
@@ -566,6 +586,46 @@ func movable(v envVar, own bool, s *envStep) bool {
 		return !slices.Contains(s.settingsPlain, v.name) && !slices.Contains(s.settingsSecret, v.name)
 	}
 	return !runnerNames()[v.name]
+}
+
+// kubeReferenced is every name that a value the kubelet expands in the
+// pipeline's containers may read as $(NAME): env values and commands
+// (the runner's DRONE_SCRIPT), read as written and as the runner's
+// substitution leaves them ("$$" is "$"). Such a name stays in the
+// container env, where the kubelet looks for it. (Build values the
+// converter cannot see, a commit message say, may refer to a moved
+// name too; the runner orders the env as a Go map iterates, so before
+// the move such a reference was resolved in some builds only.)
+func kubeReferenced(pipelineEnv []envVar, steps []*envStep) map[string]bool {
+	var names map[string]bool
+	add := func(text string) {
+		if !strings.Contains(text, "$(") {
+			return
+		}
+		if names == nil {
+			names = map[string]bool{}
+		}
+		for _, form := range []string{text, strings.ReplaceAll(text, "$$", "$")} {
+			for _, name := range kubeexpand.Refs(form) {
+				names[name] = true
+			}
+		}
+	}
+	values := func(vars []envVar) {
+		for _, v := range vars {
+			if n := resolve(v.value); n != nil && n.Kind == yaml.ScalarNode {
+				add(n.Value)
+			}
+		}
+	}
+	values(pipelineEnv)
+	for _, s := range steps {
+		values(s.env)
+		for _, c := range s.script {
+			add(c)
+		}
+	}
+	return names
 }
 
 // shadowed says whether step s sets name itself (its value wins over

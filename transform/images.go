@@ -247,6 +247,10 @@ func (im Images) rewrite(p *Pipeline, image string) (newImage string, done []str
 			pl.floating = false
 		} else if ok && facts.Err != "" {
 			unresolved = fmt.Sprintf("; registry %s could not resolve it (%s)", facts.Registry, facts.Err)
+			if !pl.floating {
+				// Pinning every tag (all): say which one stayed a tag.
+				warning = "is not pinned to a digest" + unresolved
+			}
 		}
 	}
 	if pl.floating {

@@ -98,6 +98,23 @@ func TestRegistryFacts(t *testing.T) {
 			expect: expect{contains: []string{"image: 'registry.example.com/sec/trivy:0.50@" + digestA + "'", "image: 'registry.example.com/sec/trivy:0.50@" + digestB + "'"}},
 		},
 		{
+			name:   "all names a tag the registry could not resolve",
+			images: Images{PinDigests: "all"},
+			facts:  map[string]ImageFacts{"registry.example.com/sec/trivy:0.50": {Registry: "registry.example.com", Err: "timeout after 3s"}},
+			input:  "steps:\n- {name: a, image: 'registry.example.com/sec/trivy:0.50', commands: [true]}\n",
+			expect: expect{report: []string{"step a: image registry.example.com/sec/trivy:0.50 is not pinned to a digest; registry registry.example.com could not resolve it (timeout after 3s)"}},
+		},
+		{
+			name:   "a cmd-only image whose step sets command is not recorded",
+			images: floating,
+			facts:  map[string]ImageFacts{"registry.example.com/ci/python:3": {Digest: digestB, Cmd: []string{"python3"}, HasConfig: true, Registry: "registry.example.com"}},
+			input:  "steps:\n- {name: job, image: 'registry.example.com/ci/python:3', command: [python3, job.py]}\n",
+			expect: expect{
+				absent: []string{"drone_convert_eci.entrypoints"},
+				report: []string{"step job: image registry.example.com/ci/python:3 has no entrypoint and the step's command replaces its cmd"},
+			},
+		},
+		{
 			name:   "none pins nothing",
 			images: Images{PinDigests: "none"},
 			facts:  map[string]ImageFacts{"registry.example.com/sec/trivy": trivy},

@@ -9,8 +9,10 @@
 //	eci-env-loader run --key KEY [--file /run/drone/env] -- ENTRYPOINT [ARG...]
 //
 // run reads the env file carried in annotation KEY of the runner's
-// downward-API file (internal/envfile's format), sets its variables
-// and execs the image's real entrypoint and arguments. Under the
+// downward-API file (internal/envfile's format), sets its variables and
+// the runner's live status from the same file (envfile.StatusKeys, as
+// godotenv.Overload would), and execs the image's real entrypoint and
+// arguments. Under the
 // runner's placeholder image (drone/placeholder:1, FROM scratch, whose
 // only program is a sleeping /bin/sh) the entrypoint is absent: it then
 // sleeps as the placeholder does, until the runner swaps in the step's
@@ -135,6 +137,13 @@ func exec1(key, file string, argv []string, root string) error {
 	}
 	env := os.Environ()
 	for _, v := range vars {
+		env = setenv(env, v.Name, v.Value)
+	}
+	// The runner's live status, as godotenv.Overload would set it: a
+	// plugin built with godotenv v1.5 cannot read the file at all when
+	// any annotation key holds "/" or "-" (ECI's own do), and would see
+	// the values of the pod's creation instead.
+	for _, v := range envfile.ReadStatus(string(data)) {
 		env = setenv(env, v.Name, v.Value)
 	}
 	return syscall.Exec(path, argv, env)

@@ -2,9 +2,9 @@ package command
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/lifecycle"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/logline"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
@@ -67,7 +68,6 @@ func serve(args []string, stderr io.Writer) int {
 		Gatherer:     registry,
 	}, log)
 	srv := &http.Server{
-		Addr:              bind,
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -77,46 +77,43 @@ func serve(args []string, stderr io.Writer) int {
 		WriteTimeout: cfg.ConvertTimeout + 10*time.Second,
 		IdleTimeout:  2 * time.Minute,
 	}
+	listener, err := net.Listen("tcp", bind)
+	if err != nil {
+		log.WithError(err).Error("DRONE_BIND")
+		return exitRefused
+	}
+	servers := []lifecycle.Server{{Name: "conversion", HTTP: srv, Listener: listener}}
+	var checks []func(context.Context) error
+	if cfg.Webhook.Enabled {
+		hook, err := newWebhook(cfg, log)
+		if err != nil {
+			listener.Close()
+			log.Error(err)
+			return exitUsage
+		}
+		servers = append(servers, hook)
+		checks = append(checks, webhookAnswers(hook.Listener.Addr()))
+	}
+	// Readiness covers both listeners: the Service sends Drone and the
+	// API server to the same pods.
+	ready := lifecycle.NewReadiness(checks...)
+	for _, s := range servers {
+		s.HTTP.Handler = ready.Handler(s.HTTP.Handler)
+	}
 
+	// Registered before anything listens, so no SIGTERM is missed.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if collect != nil {
 		go collect(ctx)
-	}
-	errs := make(chan error, 2)
-	go func() { errs <- srv.ListenAndServe() }()
-	var hook *http.Server
-	if cfg.Webhook.Enabled {
-		var hookErrs <-chan error
-		if hook, hookErrs, err = startWebhook(cfg, log); err != nil {
-			log.Error(err)
-			return exitUsage
-		}
-		go func() { errs <- <-hookErrs }()
 	}
 	log.WithFields(logrus.Fields{
 		"bind":    bind,
 		"enabled": cfg.Enabled,
 		"shadow":  cfg.Shadow,
 	}).Info("drone-convert-eci listening")
-	select {
-	case err := <-errs:
+	if err := lifecycle.Run(ctx, log, ready, cfg.ShutdownDrain, cfg.ShutdownGrace, servers...); err != nil {
 		log.WithError(err).Error("server stopped")
-		return exitRefused
-	case <-ctx.Done():
-	}
-	// Drain in-flight conversions: a build whose conversion is cut off
-	// fails with a network error.
-	log.Infof("shutting down; draining in-flight requests for up to %s", cfg.ShutdownGrace)
-	shutdown, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	if hook != nil {
-		if err := hook.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.WithError(err).Error("webhook shutdown")
-		}
-	}
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.WithError(err).Error("shutdown")
 		return exitRefused
 	}
 	return exitOK

@@ -4,12 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 
 	"github.com/drone-convert-eci/drone-convert-eci/admission"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/lifecycle"
 )
 
 // admissionOptions are the webhook's options from validated settings.
@@ -32,7 +34,9 @@ func admissionOptions(cfg config.Config) admission.Options {
 	o.Budget = cfg.EnvFiles.Budget
 	o.NodeSelector = cfg.NodeSelector
 	o.LoaderImage = cfg.Webhook.LoaderImage
+	o.LoaderPullSecret = cfg.Webhook.LoaderPullSecret
 	o.UnknownImages = cfg.Webhook.UnknownImages
+	o.LiveStatus = cfg.Webhook.LiveStatus
 	return o
 }
 
@@ -42,39 +46,31 @@ func webhook(args []string, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	srv, errs, err := startWebhook(cfg, log)
+	hook, err := newWebhook(cfg, log)
 	if err != nil {
 		log.Error(err)
 		return exitUsage
 	}
+	ready := lifecycle.NewReadiness()
+	hook.HTTP.Handler = ready.Handler(hook.HTTP.Handler)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	select {
-	case err := <-errs:
+	if err := lifecycle.Run(ctx, log, ready, cfg.ShutdownDrain, cfg.ShutdownGrace, hook); err != nil {
 		log.WithError(err).Error("webhook stopped")
-		return exitRefused
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.WithError(err).Error("shutdown")
 		return exitRefused
 	}
 	return exitOK
 }
 
-// startWebhook starts the HTTPS admission webhook (the webhook
-// subcommand, and serve with DRONE_ECI_WEBHOOK_ENABLED); errs receives
-// its end.
-func startWebhook(cfg config.Config, log *logrus.Logger) (*http.Server, <-chan error, error) {
+// newWebhook makes the HTTPS admission webhook's listener and server (the
+// webhook subcommand, and serve with DRONE_ECI_WEBHOOK_ENABLED).
+func newWebhook(cfg config.Config, log *logrus.Logger) (lifecycle.Server, error) {
 	certs := &admission.CertReloader{CertFile: cfg.Webhook.TLSCert, KeyFile: cfg.Webhook.TLSKey, Interval: 10 * time.Second, Log: log}
 	if err := certs.Load(); err != nil {
-		return nil, nil, fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_CERT / DRONE_ECI_WEBHOOK_TLS_KEY: %w", err)
+		return lifecycle.Server{}, fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_CERT / DRONE_ECI_WEBHOOK_TLS_KEY: %w", err)
 	}
 	o := admissionOptions(cfg)
 	srv := &http.Server{
-		Addr:              cfg.Webhook.Bind,
 		Handler:           admission.Handler(o, admission.DefaultLimits(), log),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate},
 		ReadHeaderTimeout: 10 * time.Second,
@@ -82,10 +78,38 @@ func startWebhook(cfg config.Config, log *logrus.Logger) (*http.Server, <-chan e
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	errs := make(chan error, 1)
-	go func() { errs <- srv.ListenAndServeTLS("", "") }()
+	listener, err := net.Listen("tcp", cfg.Webhook.Bind)
+	if err != nil {
+		return lifecycle.Server{}, fmt.Errorf("DRONE_ECI_WEBHOOK_BIND: %w", err)
+	}
 	log.Infof("drone-convert-eci admission webhook listening on %s (budget %d, loader image %q)", cfg.Webhook.Bind, o.Budget, o.LoaderImage)
-	return srv, errs, nil
+	if o.LiveStatus && o.LoaderImage == "" {
+		log.Warn("DRONE_ECI_WEBHOOK_LOADER_IMAGE is empty: plugin containers get no live build status on converted pods (one warning per pod; DRONE_ECI_WEBHOOK_LIVE_STATUS=false turns it off)")
+	}
+	return lifecycle.Server{Name: "webhook", HTTP: srv, Listener: listener, TLS: true}, nil
+}
+
+// webhookAnswers is the readiness check of the webhook listener: it
+// completes a TLS handshake there, so a listener that stopped accepting
+// or has no certificate to serve takes the pod out of the Service.
+// Certificate expiry is deliberately not checked: failing readiness for
+// it would take the conversion endpoint, which shares the Service, down
+// on every replica at once.
+func webhookAnswers(addr net.Addr) func(context.Context) error {
+	target := addr.String()
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		target = net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	}
+	return func(ctx context.Context) error {
+		// The chain is the API server's to verify, with the caBundle;
+		// this only asks whether our own listener serves a certificate.
+		d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}} //nolint:gosec // self-check on loopback
+		conn, err := d.DialContext(ctx, "tcp", target)
+		if err != nil {
+			return fmt.Errorf("webhook listener %s: %w", target, err)
+		}
+		return conn.Close()
+	}
 }
 
 // mutatePod applies exactly the webhook's mutation to a Pod (YAML or

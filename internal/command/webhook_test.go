@@ -21,6 +21,7 @@ import (
 // compile --spec` prints it) and as JSON.
 func TestMutatePod(t *testing.T) {
 	t.Setenv("DRONE_ECI_WEBHOOK_LOADER_IMAGE", "drone-convert-eci:test")
+	t.Setenv("DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET", "loader-pull")
 	cfg := config.Default()
 	cfg.Webhook.RecordEntrypoints = true
 	input, err := os.ReadFile("../../testdata/convert/kaniko_docker_basic.yml")
@@ -68,6 +69,9 @@ func TestMutatePod(t *testing.T) {
 			if len(c.Env) > 92 {
 				t.Errorf("%s: container %s has %d env vars", name, c.Name, len(c.Env))
 			}
+		}
+		if n := len(out.Spec.ImagePullSecrets); n == 0 || out.Spec.ImagePullSecrets[n-1].Name != "loader-pull" {
+			t.Errorf("%s: imagePullSecrets %v, want the loader's pull secret", name, out.Spec.ImagePullSecrets)
 		}
 		if len(out.Spec.InitContainers) != 1 || !strings.Contains(stderr.String(), "(static loader)") || !strings.Contains(stderr.String(), "(shell loader)") {
 			t.Errorf("%s: report:\n%s", name, stderr.String())

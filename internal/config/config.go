@@ -104,7 +104,12 @@ type Config struct {
 	// Kubernetes API calls included; Drone itself gives up after a minute
 	// (DRONE_CONVERT_TIMEOUT), so the default answers before that.
 	ConvertTimeout time.Duration `envconfig:"DRONE_ECI_CONVERT_TIMEOUT"`
-	// ShutdownGrace is how long SIGTERM waits for in-flight requests.
+	// ShutdownDrain is how long the listeners keep serving after SIGTERM
+	// with readiness failing, while the pod's removal from the Service's
+	// endpoints reaches kube-proxy, the API server and the Drone server.
+	ShutdownDrain time.Duration `envconfig:"DRONE_ECI_SHUTDOWN_DRAIN"`
+	// ShutdownGrace is how long, after the drain, in-flight requests may
+	// take to finish; at least ConvertTimeout, so none is cut off.
 	ShutdownGrace time.Duration `envconfig:"DRONE_ECI_SHUTDOWN_GRACE"`
 
 	Sizing
@@ -146,7 +151,8 @@ func Default() Config {
 		QueueTimeout:         10 * time.Second,
 		EnvFiles:             defaultEnvFiles(),
 		ConvertTimeout:       45 * time.Second,
-		ShutdownGrace:        30 * time.Second,
+		ShutdownDrain:        10 * time.Second,
+		ShutdownGrace:        50 * time.Second,
 		Sizing:               defaultSizing(),
 		Images:               defaultImages(),
 		Registry:             defaultRegistry(),
@@ -246,6 +252,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: must be positive, got %s", d.name, d.value)
 		}
 	}
+	if c.ShutdownDrain < 0 {
+		return fmt.Errorf("DRONE_ECI_SHUTDOWN_DRAIN: must not be negative, got %s", c.ShutdownDrain)
+	}
+	if c.ShutdownGrace < c.ConvertTimeout {
+		return fmt.Errorf("DRONE_ECI_SHUTDOWN_GRACE: %s is shorter than DRONE_ECI_CONVERT_TIMEOUT (%s), so a rollout would cut conversions off; make it at least as long", c.ShutdownGrace, c.ConvertTimeout)
+	}
 	if c.MaxClockSkew <= 0 {
 		return fmt.Errorf("DRONE_ECI_MAX_CLOCK_SKEW: must be positive, got %s", c.MaxClockSkew)
 	}
@@ -263,6 +275,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.Registry.validate(); err != nil {
 		return err
+	}
+	if c.Registry.Lookup && c.Registry.Timeout*2 > c.ConvertTimeout {
+		// Lookups wait inside the conversion's own deadline; past half
+		// of it a slow registry would leave too little for the rest.
+		return fmt.Errorf("DRONE_ECI_REGISTRY_TIMEOUT: %s is more than half of DRONE_ECI_CONVERT_TIMEOUT (%s)", c.Registry.Timeout, c.ConvertTimeout)
 	}
 	return c.Images.validate()
 }

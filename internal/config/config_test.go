@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoad(t *testing.T) {
@@ -31,6 +32,11 @@ func TestLoad(t *testing.T) {
 				t.Errorf("migration settings not applied: %+v", c)
 			}
 		}},
+		{name: "live status", env: map[string]string{"DRONE_ECI_WEBHOOK_LIVE_STATUS": "false"}, check: func(t *testing.T, c Config) {
+			if c.Webhook.LiveStatus || !Default().Webhook.LiveStatus {
+				t.Errorf("DRONE_ECI_WEBHOOK_LIVE_STATUS: default %v, set false %v", Default().Webhook.LiveStatus, c.Webhook.LiveStatus)
+			}
+		}},
 		{name: "bad unmovable policy", env: map[string]string{"DRONE_ECI_MIGRATE_UNMOVABLE": "drop"}, want: "DRONE_ECI_MIGRATE_UNMOVABLE: \"drop\" is neither keep nor fail"},
 		{name: "bad migration glob", env: map[string]string{"DRONE_ECI_MIGRATE_DOCKER_REPOS": "octo/["}, want: "DRONE_ECI_MIGRATE_DOCKER_REPOS: bad pattern"},
 		{name: "bad log format", env: map[string]string{"DRONE_LOG_FORMAT": "xml"}, want: "DRONE_LOG_FORMAT"},
@@ -38,6 +44,24 @@ func TestLoad(t *testing.T) {
 		{name: "bad operator", env: map[string]string{"DRONE_ECI_TOLERATION_OPERATOR": "Maybe"}, want: "DRONE_ECI_TOLERATION_OPERATOR"},
 		{name: "value with Exists", env: map[string]string{"DRONE_ECI_TOLERATION_VALUE": "x"}, want: "DRONE_ECI_TOLERATION_VALUE"},
 		{name: "zero limit", env: map[string]string{"DRONE_ECI_MAX_DEPTH": "0"}, want: "DRONE_ECI_MAX_DEPTH: must be positive"},
+		{name: "grace shorter than a conversion", env: map[string]string{"DRONE_ECI_SHUTDOWN_GRACE": "30s"}, want: "DRONE_ECI_SHUTDOWN_GRACE: 30s is shorter than DRONE_ECI_CONVERT_TIMEOUT (45s)"},
+		{name: "grace follows a shorter conversion timeout", env: map[string]string{"DRONE_ECI_SHUTDOWN_GRACE": "20s", "DRONE_ECI_CONVERT_TIMEOUT": "20s"}, check: func(t *testing.T, c Config) {
+			if c.ShutdownGrace != c.ConvertTimeout || c.ShutdownDrain != Default().ShutdownDrain {
+				t.Errorf("shutdown settings: %+v", c)
+			}
+		}},
+		{name: "default grace covers a conversion", check: func(t *testing.T, c Config) {
+			if c.ShutdownGrace < c.ConvertTimeout || c.ShutdownDrain <= 0 {
+				t.Errorf("default grace %s, conversion timeout %s, drain %s", c.ShutdownGrace, c.ConvertTimeout, c.ShutdownDrain)
+			}
+		}},
+		{name: "negative drain", env: map[string]string{"DRONE_ECI_SHUTDOWN_DRAIN": "-1s"}, want: "DRONE_ECI_SHUTDOWN_DRAIN: must not be negative"},
+		{name: "loader pull secret", env: map[string]string{"DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET": "acr-pull"}, check: func(t *testing.T, c Config) {
+			if c.Webhook.LoaderPullSecret != "acr-pull" {
+				t.Errorf("loader pull secret %q", c.Webhook.LoaderPullSecret)
+			}
+		}},
+		{name: "bad loader pull secret", env: map[string]string{"DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET": "ACR Pull"}, want: "DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET: \"ACR Pull\" is not a Secret name"},
 		{name: "not a number", env: map[string]string{"DRONE_ECI_MAX_DEPTH": "deep"}, want: "DRONE_ECI_MAX_DEPTH"},
 	}
 	for _, tt := range tests {
@@ -73,5 +97,30 @@ func TestServeSecret(t *testing.T) {
 	c.Secret = "s3cret"
 	if secret, bind, _ := c.ServeSecret(); secret != "s3cret" || bind != ":3000" {
 		t.Fatalf("real secret: got %q %q", secret, bind)
+	}
+}
+
+func TestRegistrySettings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+		want string
+	}{
+		{"pin mode", func(c *Config) { c.Registry.PinDigests = "some" }, "DRONE_ECI_PIN_DIGESTS"},
+		{"timeout", func(c *Config) { c.Registry.Timeout = 0 }, "DRONE_ECI_REGISTRY_TIMEOUT"},
+		{"timeout past the conversion's", func(c *Config) { c.Registry.Lookup = true; c.Registry.Timeout = 30 * time.Second }, "more than half of DRONE_ECI_CONVERT_TIMEOUT"},
+		{"tag ttl", func(c *Config) { c.Registry.TagTTL = -1 }, "DRONE_ECI_REGISTRY_TAG_TTL"},
+		{"allow glob", func(c *Config) { c.Registry.Allow = []string{"[bad"} }, "DRONE_ECI_REGISTRY_ALLOW"},
+		{"insecure host", func(c *Config) { c.Registry.Insecure = []string{"http://x"} }, "DRONE_ECI_REGISTRY_INSECURE"},
+		{"unknown images", func(c *Config) { c.Webhook.UnknownImages = "drop" }, "DRONE_ECI_WEBHOOK_UNKNOWN_IMAGES"},
+	} {
+		cfg := Default()
+		tc.set(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.want)
+		}
+	}
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -66,10 +66,12 @@ func (r Registry) validate() error {
 	}
 	for _, h := range r.Insecure {
 		host := strings.TrimSpace(h)
-		if hp, _, err := net.SplitHostPort(host); err == nil {
+		if strings.ContainsAny(host, "/@ ") {
+			host = ""
+		} else if hp, _, err := net.SplitHostPort(host); err == nil {
 			host = hp
 		}
-		if host == "" || strings.ContainsAny(host, "/@ ") {
+		if host == "" {
 			return fmt.Errorf("DRONE_ECI_REGISTRY_INSECURE: %q is not host or host:port", h)
 		}
 	}

@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
@@ -22,6 +25,10 @@ type Webhook struct {
 	// LoaderImage is the image holding /eci-env-loader (this service's
 	// own image); empty leaves containers without a shell as they are.
 	LoaderImage string `envconfig:"DRONE_ECI_WEBHOOK_LOADER_IMAGE"`
+	// LoaderPullSecret is a pull Secret for LoaderImage that the webhook
+	// adds to the pods it gives the loader; it must exist in each
+	// pipeline namespace.
+	LoaderPullSecret string `envconfig:"DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET"`
 	// RecordEntrypoints makes the converter record each plugin step's
 	// image entrypoint in the pipeline annotation the webhook reads.
 	RecordEntrypoints bool `envconfig:"DRONE_ECI_RECORD_ENTRYPOINTS"`
@@ -34,6 +41,11 @@ type Webhook struct {
 	// budget whose entrypoint nobody recorded: keep, or drop-legacy
 	// (remove the runner's legacy CI_* aliases when that is enough).
 	UnknownImages string `envconfig:"DRONE_ECI_WEBHOOK_UNKNOWN_IMAGES"`
+	// LiveStatus puts plugin containers within the budget on the static
+	// loader, on pods godotenv v1.5 cannot read, for the runner's live
+	// build status (README "Admission webhook"); false leaves them as
+	// they are (no loader init container or image pull for them).
+	LiveStatus bool `envconfig:"DRONE_ECI_WEBHOOK_LIVE_STATUS"`
 }
 
 func defaultWebhook() Webhook {
@@ -43,6 +55,7 @@ func defaultWebhook() Webhook {
 		TLSKey:        "/etc/drone-convert-eci/webhook-tls/tls.key",
 		CloneImage:    "drone/git:latest",
 		UnknownImages: "keep",
+		LiveStatus:    true,
 	}
 }
 
@@ -64,6 +77,11 @@ func (w Webhook) validate() error {
 	case "keep", "drop-legacy":
 	default:
 		return fmt.Errorf("DRONE_ECI_WEBHOOK_UNKNOWN_IMAGES: %q is neither keep nor drop-legacy", w.UnknownImages)
+	}
+	if w.LoaderPullSecret != "" {
+		if errs := validation.IsDNS1123Subdomain(w.LoaderPullSecret); len(errs) > 0 {
+			return fmt.Errorf("DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET: %q is not a Secret name: %s", w.LoaderPullSecret, strings.Join(errs, "; "))
+		}
 	}
 	_, err := w.EntrypointTable()
 	return err

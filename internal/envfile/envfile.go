@@ -37,10 +37,11 @@ const (
 	// mounted in every container of its pods.
 	DownwardFile = "/run/drone/env"
 	// LoaderMark starts every loader, so a converted step is recognised
-	// (converting twice changes nothing).
-	LoaderMark = "__dce="
-	// endMark ends every snippet: a loader that did not reach it fails.
-	endMark = LoaderMark + "1"
+	// (converting twice changes nothing): the loader is a function.
+	LoaderMark = "__dce() {"
+	// endMark ends every snippet: it sets the loader's local __dce, and
+	// a loader that did not reach it fails.
+	endMark = "__dce=1"
 )
 
 // Var is one variable of an env file.
@@ -112,7 +113,12 @@ func SecretFile(vars []Var) string {
 	return b.String()
 }
 
+// exportAll exports the file's names; with none, nothing (a bare
+// export lists every exported variable on the step's output).
 func exportAll(vars []Var) string {
+	if len(vars) == 0 {
+		return ""
+	}
 	names := make([]string, len(vars))
 	for i, v := range vars {
 		names[i] = v.Name
@@ -121,45 +127,50 @@ func exportAll(vars []Var) string {
 }
 
 // AnnotationLoader reads the line of annotation key from the runner's
-// downward-API file and evaluates it; a missing line fails the step
-// rather than run it without its variables. Its helper variables are
-// unset again, so the step's variables are exactly what they were
-// before.
+// downward-API file and evaluates it; a missing or incomplete line
+// fails the step rather than run it without its variables.
+//
+// The loader is a function whose helper variables are local (dash,
+// bash and busybox ash all have local): a user's variables of the same
+// names, which Keep leaves in the env, are untouched, and the snippet's
+// end mark sets the local one. It starts with LoaderMark.
 //
 // The runner starts a step's script with `echo "$DRONE_SCRIPT" |
 // /bin/sh`, and dash's echo rewrites backslash escapes, so the loader
 // holds no backslash at all.
 func AnnotationLoader(key string) string {
-	return LoaderMark + `; while IFS= read -r __dcl || [ -n "$__dcl" ]; do case $__dcl in '` + key + `="'*) __dcl=${__dcl#*'"'}; __dcl=${__dcl%'"'}; eval "$(printf '%b' "$__dcl")";; esac; done <` + DownwardFile +
-		`; unset __dcl; [ -n "$__dce" ] || { echo "drone-convert-eci: annotation ` + key + ` missing from ` + DownwardFile + `" >&2; exit 1; }; unset __dce`
+	return LoaderMark + ` local __dcl= __dce=; while IFS= read -r __dcl || [ -n "$__dcl" ]; do case $__dcl in '` + key + `="'*) __dcl=${__dcl#*'"'}; __dcl=${__dcl%'"'}; eval "$(printf '%b' "$__dcl")";; esac; done <` + DownwardFile +
+		`; [ -n "$__dce" ] || { echo "drone-convert-eci: annotation ` + key + ` missing from ` + DownwardFile + `" >&2; return 1; }; }; __dce || exit 1; unset -f __dce`
 }
 
-// SecretLoader sources a mounted env file.
+// SecretLoader sources a mounted env file, in a function as
+// AnnotationLoader does.
 func SecretLoader(path string) string {
-	return LoaderMark + `; [ -r ` + path + ` ] || { echo "drone-convert-eci: env file ` + path + ` missing or unreadable" >&2; exit 1; }; . ` + path + `; [ -n "$__dce" ] || exit 1; unset __dce`
+	return LoaderMark + ` local __dce=; [ -r ` + path + ` ] || { echo "drone-convert-eci: env file ` + path + ` missing or unreadable" >&2; return 1; }; . ` + path +
+		`; [ -n "$__dce" ] || { echo "drone-convert-eci: env file ` + path + ` incomplete" >&2; return 1; }; }; __dce || exit 1; unset -f __dce`
 }
 
 // ShellName matches the names sh can assign.
 var ShellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // keepNames must stay in the container env whatever loads the file:
-// the shell treats them specially at start-up, the runner's script
-// reads them before any command, or the runner sets them after a
-// step's own values.
+// the runner's script reads them before any command, the runner sets
+// them after a step's own values, or programs read them before any
+// command runs (the dynamic loader's LD_*, gettext's LANGUAGE, SHELL,
+// TMPDIR). Names the shells treat specially are in ShellNames.
 var keepNames = map[string]bool{
 	"DRONE_STEP_NAME": true, "DRONE_SCRIPT": true, "KUBERNETES_NODE": true,
 	"DRONE_NETRC_MACHINE": true, "DRONE_NETRC_USERNAME": true, "DRONE_NETRC_PASSWORD": true, "DRONE_NETRC_FILE": true,
 	"DRONE_TMATE_HOST": true, "DRONE_TMATE_PORT": true, "DRONE_TMATE_FINGERPRINT_RSA": true, "DRONE_TMATE_FINGERPRINT_ED25519": true,
-	"DRONE_BUILD_DEBUG": true, "HOME": true, "SHELL": true, "IFS": true, "PWD": true, "OLDPWD": true,
-	"PPID": true, "SHLVL": true, "ENV": true, "BASH_ENV": true, "SHELLOPTS": true, "BASHOPTS": true,
-	"POSIXLY_CORRECT": true, "PS1": true, "PS2": true, "PS4": true, "OPTIND": true, "OPTARG": true,
-	"LINENO": true, "LANG": true, "LANGUAGE": true, "TMPDIR": true, "CDPATH": true, "HOSTNAME": true,
+	"DRONE_BUILD_DEBUG": true, "SHELL": true, "LANGUAGE": true, "TMPDIR": true,
 }
 
 // Keep says whether a variable named name must stay in the container
-// env: names sh cannot assign, names in keepNames, the dynamic loader's
-// LD_* and the locale's LC_*, and the loaders' own helpers.
+// env: names sh cannot assign, names in keepNames, names a shell treats
+// specially (ShellSpecial), the dynamic loader's LD_*, and the
+// loaders' own helpers __dc* (a file's assignment to one would set the
+// loader's local variable; left in the env, the user's is untouched).
 func Keep(name string) bool {
-	return !ShellName.MatchString(name) || keepNames[name] ||
-		strings.HasPrefix(name, "LD_") || strings.HasPrefix(name, "LC_") || strings.HasPrefix(name, "__dc")
+	return !ShellName.MatchString(name) || keepNames[name] || ShellSpecial(name) ||
+		strings.HasPrefix(name, "LD_") || strings.HasPrefix(name, "__dc")
 }

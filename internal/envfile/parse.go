@@ -31,7 +31,7 @@ func ReadAnnotation(file, key string) (string, error) {
 func ParseAnnotationScript(s string) ([]Var, error) {
 	var vars []Var
 	rest := s
-	for !strings.HasPrefix(rest, "export ") {
+	for !strings.HasPrefix(rest, "export ") && rest != endMark {
 		eq := strings.IndexByte(rest, '=')
 		if eq < 0 || !ShellName.MatchString(rest[:eq]) {
 			return nil, errors.New("env file: expected NAME=")

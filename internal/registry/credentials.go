@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +51,13 @@ type cachedKeychain struct {
 // NewCredentials reads authFile (a Docker config.json; empty for none)
 // once; client may be nil (no cluster access).
 func NewCredentials(authFile string, client kubernetes.Interface, pullSecrets []string) (*Credentials, error) {
-	c := &Credentials{client: client, pullSecrets: pullSecrets, ttl: time.Minute, now: time.Now, byNS: map[string]cachedKeychain{}}
+	var names []string
+	for _, n := range pullSecrets {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	c := &Credentials{client: client, pullSecrets: names, ttl: time.Minute, now: time.Now, byNS: map[string]cachedKeychain{}}
 	if authFile != "" {
 		data, err := os.ReadFile(authFile)
 		if err != nil {
@@ -92,22 +99,38 @@ func (c *Credentials) cluster(ctx context.Context, namespace string) authn.Keych
 	if ok && now.Before(cached.expires) {
 		return cached.keychain
 	}
-	kc, err := kauth.New(ctx, c.client, kauth.Options{
-		Namespace:          namespace,
-		ServiceAccountName: c.ServiceAccount,
-		ImagePullSecrets:   c.pullSecrets,
-	})
-	if err != nil {
-		if c.OnError != nil {
-			c.OnError(namespace, err)
+	// The named pull secrets and the service account's are read apart:
+	// RBAC that forbids one must not cost the other.
+	var chain []authn.Keychain
+	if len(c.pullSecrets) > 0 {
+		kc, err := kauth.New(ctx, c.client, kauth.Options{Namespace: namespace, ServiceAccountName: kauth.NoServiceAccount, ImagePullSecrets: c.pullSecrets})
+		if err != nil {
+			c.report(namespace, err)
+		} else {
+			chain = append(chain, kc)
 		}
-		return nil
 	}
+	kc, err := kauth.New(ctx, c.client, kauth.Options{Namespace: namespace, ServiceAccountName: c.ServiceAccount})
+	if err != nil {
+		c.report(namespace, err)
+	} else {
+		chain = append(chain, kc)
+	}
+	keychain := authn.NewMultiKeychain(chain...)
+	// Failures are kept for the TTL too, so a namespace the service may
+	// not read costs one API call and one log line a minute, not one per
+	// conversion.
 	c.mu.Lock()
 	if len(c.byNS) > 1024 {
 		c.byNS = map[string]cachedKeychain{}
 	}
-	c.byNS[namespace] = cachedKeychain{keychain: kc, expires: now.Add(c.ttl)}
+	c.byNS[namespace] = cachedKeychain{keychain: keychain, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
-	return kc
+	return keychain
+}
+
+func (c *Credentials) report(namespace string, err error) {
+	if c.OnError != nil {
+		c.OnError(namespace, err)
+	}
 }

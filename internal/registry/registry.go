@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"path"
 	"strings"
@@ -191,10 +192,18 @@ func (r *Resolver) ResolveAll(ctx context.Context, namespace string, queries []Q
 	if r.opts.Keychains != nil {
 		keychain = r.opts.Keychains(ctx, namespace)
 	}
+	keychain = secureOnly{keychain, r}
 	answers := make([]Answer, len(queries))
 	sem := make(chan struct{}, r.opts.Parallel)
 	var wg sync.WaitGroup
 	for i, q := range queries {
+		// What the caches know is answered first, whatever the deadline
+		// or the slots: the same build converted twice must not differ
+		// because a lookup of another image hung.
+		if a, ok := r.fromCache(namespace, q); ok {
+			answers[i] = a
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -231,15 +240,18 @@ func (r *Resolver) parse(s string) (name.Reference, error) {
 	return ref, nil
 }
 
-func (r *Resolver) resolve(ctx context.Context, keychain authn.Keychain, namespace string, q Query) Answer {
+// fromCache answers q without the network when it can: a reference
+// that cannot be asked, a digest whose facts this namespace has read, a
+// tag it resolved within the TTL, or a failure remembered.
+func (r *Resolver) fromCache(namespace string, q Query) (Answer, bool) {
 	ref, err := r.parse(q.Ref)
 	if err != nil {
-		return Answer{Query: q, Err: fmt.Errorf("not an image reference: %w", err)}
+		return Answer{Query: q, Err: fmt.Errorf("not an image reference: %w", err)}, true
 	}
 	answer := Answer{Query: q, Registry: ref.Context().RegistryStr()}
 	if !r.allowed(answer.Registry) {
 		answer.Err = explained{"not among the registries the service may ask"}
-		return answer
+		return answer, true
 	}
 	now := r.opts.Now()
 	digest := ""
@@ -251,20 +263,33 @@ func (r *Resolver) resolve(ctx context.Context, keychain authn.Keychain, namespa
 		}
 	}
 	if digest != "" {
-		if v, ok := r.facts.Get(factsKey(ref, digest, q.Platform)); ok {
+		if v, ok := r.facts.Get(factsKey(namespace, ref, digest, q.Platform)); ok {
 			answer.Facts = v.(Facts)
-			return answer
+			if !answer.HasConfig {
+				answer.Err = explained{fmt.Sprintf("no %s image in its index", q.Platform)}
+			}
+			return answer, true
 		}
 	}
-	// Credentials differ by namespace, so a failure is remembered per
-	// namespace: one namespace's 401 says nothing of another's.
-	failKey := namespace + "\x00" + queryKey(q)
-	if v, ok := r.failures.Get(failKey); ok {
+	if v, ok := r.failures.Get(failKey(namespace, q)); ok {
 		if f := v.(failure); now.Before(f.expires) {
 			answer.Err = f.err
-			return answer
+			return answer, true
 		}
 	}
+	return answer, false
+}
+
+// failKey is per namespace: credentials differ by namespace, and one
+// namespace's 401 says nothing of another's.
+func failKey(namespace string, q Query) string { return namespace + "\x00" + queryKey(q) }
+
+func (r *Resolver) resolve(ctx context.Context, keychain authn.Keychain, namespace string, q Query) Answer {
+	if a, ok := r.fromCache(namespace, q); ok {
+		return a
+	}
+	ref, _ := r.parse(q.Ref) // fromCache answered the unparsable
+	answer := Answer{Query: q, Registry: ref.Context().RegistryStr()}
 	ch := r.group.DoChan(namespace+"\x00"+queryKey(q), func() (any, error) {
 		// Detached from the first caller's deadline, so that callers
 		// joining later are not failed by its cancellation; bounded by
@@ -273,7 +298,7 @@ func (r *Resolver) resolve(ctx context.Context, keychain authn.Keychain, namespa
 		defer cancel()
 		facts, err := r.fetch(callCtx, keychain, namespace, ref, q.Platform)
 		if err != nil && facts.Digest == "" {
-			r.failures.Add(failKey, failure{err: r.explain(err), expires: r.opts.Now().Add(r.opts.FailureTTL)})
+			r.failures.Add(failKey(namespace, q), failure{err: r.explain(err), expires: r.opts.Now().Add(r.opts.FailureTTL)})
 		}
 		return facts, err
 	})
@@ -289,9 +314,14 @@ func (r *Resolver) resolve(ctx context.Context, keychain authn.Keychain, namespa
 	return answer
 }
 
-// fetch asks the registry: the manifest (its digest), then the config
-// of the platform's image. Facts keep the digest when only the config
-// fails.
+// maxConfigBytes bounds the image config read: real ones are a few KiB;
+// a registry declaring more is not trusted with the service's memory.
+const maxConfigBytes = 1 << 20
+
+// fetch asks the registry: what the reference points to (HEAD, which
+// Docker Hub does not count as a pull), then, unless this namespace has
+// read that digest's facts already, the manifest by digest and the
+// config of the platform's image.
 func (r *Resolver) fetch(ctx context.Context, keychain authn.Keychain, namespace string, ref name.Reference, platform Platform) (Facts, error) {
 	r.mu.Lock()
 	r.calls++
@@ -308,24 +338,50 @@ func (r *Resolver) fetch(ctx context.Context, keychain authn.Keychain, namespace
 	if r.opts.Transport != nil {
 		opts = append(opts, remote.WithTransport(r.opts.Transport))
 	}
-	desc, err := remote.Get(ref, opts...)
-	if err != nil {
-		return Facts{}, err
+	var desc *remote.Descriptor
+	digest := ""
+	if d, ok := ref.(name.Digest); ok {
+		digest = d.DigestStr()
+	} else if head, err := remote.Head(ref, opts...); err == nil {
+		digest = head.Digest.String()
+	} else {
+		// Some registries answer HEAD badly; GET says why, or works.
+		got, err := remote.Get(ref, opts...)
+		if err != nil {
+			return Facts{}, err
+		}
+		desc, digest = got, got.Digest.String()
 	}
-	facts := Facts{Digest: desc.Digest.String()}
+	facts := Facts{Digest: digest}
 	if _, byTag := ref.(name.Tag); byTag {
-		r.tags.Add(tagKey(namespace, ref), tagEntry{digest: facts.Digest, expires: r.opts.Now().Add(r.opts.TagTTL)})
+		r.tags.Add(tagKey(namespace, ref), tagEntry{digest: digest, expires: r.opts.Now().Add(r.opts.TagTTL)})
 	}
-	key := factsKey(ref, facts.Digest, platform)
+	key := factsKey(namespace, ref, digest, platform)
 	if v, ok := r.facts.Get(key); ok {
 		return v.(Facts), nil
+	}
+	if desc == nil {
+		got, err := remote.Get(ref.Context().Digest(digest), opts...)
+		if err != nil {
+			return facts, err
+		}
+		desc = got
 	}
 	img, err := desc.Image()
 	if err != nil {
 		if desc.MediaType.IsIndex() {
+			// Permanent for this digest: remembered like any facts.
+			r.facts.Add(key, facts)
 			return facts, fmt.Errorf("no %s image in its index", platform)
 		}
 		return facts, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return facts, err
+	}
+	if m.Config.Size > maxConfigBytes {
+		return facts, fmt.Errorf("image config of %d bytes, over the %d read", m.Config.Size, maxConfigBytes)
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
@@ -338,26 +394,61 @@ func (r *Resolver) fetch(ctx context.Context, keychain authn.Keychain, namespace
 	return facts, nil
 }
 
-// tagKey is per namespace: what a tag points to is only told to
-// namespaces whose credentials the registry accepted. Facts are keyed
-// by digest alone, as Tekton's cache is: a digest is already the
-// knowledge they would give.
 func (r *Resolver) allowed(host string) bool {
 	if len(r.opts.Allow) == 0 {
 		return true
 	}
 	for _, glob := range r.opts.Allow {
-		if ok, _ := path.Match(strings.TrimSpace(glob), host); ok {
+		glob = strings.TrimSpace(glob)
+		if glob == "docker.io" {
+			// go-containerregistry names Docker Hub index.docker.io.
+			glob = name.DefaultRegistry
+		}
+		if ok, _ := path.Match(glob, host); ok {
 			return true
 		}
 	}
 	return false
 }
 
+// tagKey is per namespace: what a tag points to is only told to
+// namespaces whose credentials the registry accepted.
+
+// secureOnly gives no credentials to a host go-containerregistry would
+// reach over plain HTTP (private addresses) unless the operator listed
+// it as insecure: someone on the path could otherwise push the exchange
+// onto HTTP and read them. Loopback stays, no one is on that path.
+type secureOnly struct {
+	authn.Keychain
+	r *Resolver
+}
+
+func (s secureOnly) Resolve(target authn.Resource) (authn.Authenticator, error) {
+	host := target.RegistryStr()
+	if reg, err := name.NewRegistry(host); err == nil && reg.Scheme() == "http" && !s.r.insecure[host] && !loopback(host) {
+		return authn.Anonymous, nil
+	}
+	return s.Keychain.Resolve(target)
+}
+
+func loopback(host string) bool {
+	h := host
+	if hp, _, err := net.SplitHostPort(host); err == nil {
+		h = hp
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
 func tagKey(namespace string, ref name.Reference) string { return namespace + "\x00" + ref.Name() }
 
-func factsKey(ref name.Reference, digest string, p Platform) string {
-	return ref.Context().Name() + "@" + digest + " " + p.String()
+// factsKey is per namespace too: a namespace that may not pull an image
+// must not learn what it runs by writing its digest.
+func factsKey(namespace string, ref name.Reference, digest string, p Platform) string {
+	return namespace + "\x00" + ref.Context().Name() + "@" + digest + " " + p.String()
 }
 
 func queryKey(q Query) string { return q.Ref + " " + q.Platform.String() }

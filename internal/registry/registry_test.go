@@ -205,8 +205,9 @@ func TestConcurrentLookupsShareOneCall(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := reg.ManifestRequests() - before; got != 1 {
-		t.Errorf("100 concurrent lookups made %d manifest requests, want 1", got)
+	// One lookup: a HEAD for the tag, a GET by digest.
+	if got := reg.ManifestRequests() - before; got != 2 {
+		t.Errorf("100 concurrent lookups made %d manifest requests, want 2", got)
 	}
 	if r.Calls() != 1 {
 		t.Errorf("resolver counted %d registry calls, want 1", r.Calls())
@@ -287,5 +288,58 @@ func TestAllowList(t *testing.T) {
 		if tc.err != "" && reg.ManifestRequests() != before {
 			t.Errorf("allow %v: a registry not allowed was asked", tc.allow)
 		}
+	}
+}
+
+// TestCachedAnswersNeverWait: what the caches hold is answered even when
+// the deadline has passed or every slot is held by a registry that
+// hangs, so two conversions of one build agree.
+func TestCachedAnswersNeverWait(t *testing.T) {
+	reg := registrytest.Start(t, "", "")
+	digest := reg.Push(t, "a/b:1", registrytest.Image(t, "linux/amd64", []string{"/x"}, nil))
+	hung := registrytest.Start(t, "", "")
+	hung.SetMode(registrytest.Hang)
+	r := resolver(t, "", registry.Options{Parallel: 1, Timeout: 300 * time.Millisecond})
+	cached := registry.Query{Ref: reg.Host + "/a/b:1", Platform: registry.DefaultPlatform}
+	if a := r.ResolveAll(context.Background(), "ns", []registry.Query{cached})[0]; a.Digest != digest {
+		t.Fatalf("first lookup: %v", a.Err)
+	}
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 50 {
+		if a := r.ResolveAll(expired, "ns", []registry.Query{cached})[0]; a.Digest != digest || a.Err != nil {
+			t.Fatalf("an expired deadline hid a cached answer: %v", a.Err)
+		}
+	}
+	answers := r.ResolveAll(context.Background(), "ns", []registry.Query{{Ref: hung.Host + "/x/y:1", Platform: registry.DefaultPlatform}, cached})
+	if answers[0].Err == nil || answers[1].Digest != digest || answers[1].Err != nil {
+		t.Errorf("with the only slot held by a hung registry: %+v", answers)
+	}
+}
+
+// TestFactsStayInTheirNamespace: a namespace whose credentials the
+// registry refuses does not learn a private image's facts by writing
+// its digest after another namespace read them.
+func TestFactsStayInTheirNamespace(t *testing.T) {
+	reg := registrytest.Start(t, "ci", "s3cret")
+	digest := reg.Push(t, "a/b:1", registrytest.Image(t, "linux/amd64", []string{"/secret-tool"}, nil))
+	good := authFile(t, reg.Host, "ci", "s3cret")
+	creds, err := registry.NewCredentials(good, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := registry.New(registry.Options{Keychains: func(ctx context.Context, ns string) authn.Keychain {
+		if ns == "team-a" {
+			return creds.For(ctx, ns)
+		}
+		return authn.NewMultiKeychain()
+	}})
+	ref := reg.Host + "/a/b@" + digest
+	if a := r.ResolveAll(context.Background(), "team-a", []registry.Query{{Ref: ref, Platform: registry.DefaultPlatform}})[0]; a.Err != nil || !slices.Equal(a.Entrypoint, []string{"/secret-tool"}) {
+		t.Fatalf("team-a: %+v", a)
+	}
+	a := r.ResolveAll(context.Background(), "team-b", []registry.Query{{Ref: ref, Platform: registry.DefaultPlatform}})[0]
+	if a.Err == nil || a.Entrypoint != nil {
+		t.Errorf("team-b learned %q without credentials (err %v)", a.Entrypoint, a.Err)
 	}
 }

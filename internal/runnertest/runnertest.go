@@ -72,6 +72,10 @@ type Options struct {
 	// refs to every container (the compile command's default is none).
 	Netrc *drone.Netrc
 
+	// Message, when set, is the commit message (DRONE_COMMIT_MESSAGE),
+	// and the title of a pull request, instead of Build's.
+	Message string
+
 	// SpecOnly stops after the compiler, as `drone-runner-kube compile`
 	// does: no engine Setup, so Result.Pod and the Secrets stay nil.
 	// Benchmarks use it to measure the runner's own parse, lint and
@@ -209,6 +213,12 @@ func Compile(config []byte, opts Options) ([]Result, error) {
 		return nil, err
 	}
 	repo.Trusted = opts.Trusted
+	if opts.Message != "" {
+		build.Message = opts.Message
+		if build.Title != "" {
+			build.Title = opts.Message
+		}
+	}
 
 	// The server, not the runner, decides which stages exist: it reads
 	// the config as is (no substitution) and creates one stage per

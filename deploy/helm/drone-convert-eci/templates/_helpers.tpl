@@ -91,6 +91,21 @@ values files as floats, which would print 1048576 as 1.048576e+06.
 {{- end }}
 
 {{/*
+Secret access (the carrier's create/get/patch/list/delete, the registry
+lookups' get) in kube-system or the release's own namespace would reach
+cluster credentials, this service's DRONE_SECRET and the runner's RPC
+secret: refused unless rbac.allowSensitiveNamespaces forces it.
+Called with (list $root $namespace).
+*/}}
+{{- define "dce.refuseSensitiveNamespace" -}}
+{{- $root := index . 0 }}
+{{- $ns := index . 1 }}
+{{- if and (has $ns (list "kube-system" $root.Release.Namespace)) (not $root.Values.rbac.allowSensitiveNamespaces) }}
+{{- fail (printf "pipelineNamespaces: %q would give this service Secret access in %s, where it could read %s; run pipelines in a namespace of their own, or set rbac.allowSensitiveNamespaces=true to force it" $ns $ns (ternary "cluster credentials" "its own DRONE_SECRET and the runner's RPC secret" (eq $ns "kube-system"))) }}
+{{- end }}
+{{- end }}
+
+{{/*
 Whether the pod gets a ServiceAccount token: only for the Secret env
 carrier or registry lookups with pull secrets, through the chart's RBAC
 or the operator's own.

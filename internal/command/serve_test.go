@@ -1,0 +1,153 @@
+package command
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+)
+
+// serve with the webhook on, stopped by a real SIGTERM: /readyz passes
+// while both listeners answer, fails as soon as the signal arrives,
+// both listeners keep answering through DRONE_ECI_SHUTDOWN_DRAIN, and
+// serve exits 0. (The draining itself, with requests in flight, is
+// tested in internal/lifecycle.)
+func TestServeShutsDownWithoutAGap(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir)
+	convertAddr, hookAddr := freePort(t), freePort(t)
+	const drain = 1500 * time.Millisecond
+	for k, v := range map[string]string{
+		"DRONE_SECRET": "s3cret", "DRONE_BIND": convertAddr,
+		"DRONE_ECI_WEBHOOK_ENABLED": "true", "DRONE_ECI_WEBHOOK_BIND": hookAddr,
+		"DRONE_ECI_WEBHOOK_TLS_CERT": filepath.Join(dir, "tls.crt"), "DRONE_ECI_WEBHOOK_TLS_KEY": filepath.Join(dir, "tls.key"),
+		"DRONE_ECI_SHUTDOWN_DRAIN": drain.String(),
+	} {
+		t.Setenv(k, v)
+	}
+	var stderr bytes.Buffer
+	exited := make(chan int, 1)
+	go func() { exited <- serve(nil, &stderr) }()
+
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	status := func(url string) int {
+		res, err := client.Get(url)
+		if err != nil {
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	readyz, hookHealth := "http://"+convertAddr+"/readyz", "https://"+hookAddr+"/healthz"
+	for deadline := time.Now().Add(5 * time.Second); status(readyz) != http.StatusOK; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never ready: %s", stderr.String())
+		}
+	}
+	signalled := time.Now()
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for status(readyz) != http.StatusServiceUnavailable {
+		if time.Since(signalled) > drain/2 {
+			t.Fatal("readiness still passes after SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for time.Since(signalled) < drain-500*time.Millisecond {
+		if code := status("http://" + convertAddr + "/healthz"); code != http.StatusOK {
+			t.Fatalf("conversion listener answered %d during the drain", code)
+		}
+		if code := status(hookHealth); code != http.StatusOK {
+			t.Fatalf("webhook listener answered %d during the drain", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case code := <-exited:
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		if took := time.Since(signalled); took < drain {
+			t.Errorf("exited %s after SIGTERM, inside the %s drain", took, drain)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not exit")
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func writeCert(t *testing.T, dir string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "webhook"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	for name, block := range map[string]*pem.Block{"tls.crt": {Type: "CERTIFICATE", Bytes: der}, "tls.key": {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The webhook's readiness check fails when its listener is gone.
+func TestWebhookReadinessCheck(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir)
+	cfg := config.Default()
+	cfg.Webhook.Bind = "127.0.0.1:0"
+	cfg.Webhook.TLSCert, cfg.Webhook.TLSKey = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	log := logrus.New()
+	log.Out = io.Discard
+	hook, err := newWebhook(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hook.HTTP.ServeTLS(hook.Listener, "", "") }()
+	check := webhookAnswers(hook.Listener.Addr())
+	if err := check(context.Background()); err != nil {
+		t.Fatalf("serving webhook: %v", err)
+	}
+	hook.HTTP.Close()
+	if err := check(context.Background()); err == nil {
+		t.Fatal("closed webhook listener passes readiness")
+	}
+}
