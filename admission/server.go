@@ -23,11 +23,12 @@ import (
 const MaxReviewBytes = 4 << 20
 
 // What one review holds while it is read, decoded, mutated, diffed and
-// answered, measured by bench.BenchmarkWebhook (peak-live/body) at 100,
-// 10 000 and 50 000 env vars; reviewFactor rounds the worst up and
+// answered, measured by bench.BenchmarkWebhook (peak-live/body): 17.4×
+// the review at 10 000 and 50 000 env vars (a 3.3 MB review held 58 MB),
+// 19× at 100 (128 KB). reviewFactor rounds the worst up and
 // reviewOverhead covers a small review's fixed cost.
 const (
-	reviewFactor   = 16
+	reviewFactor   = 20
 	reviewOverhead = 256 << 10
 )
 
@@ -37,20 +38,24 @@ func ReviewWorkingSet(n int64) int64 { return reviewOverhead + reviewFactor*n }
 // Limits bound the webhook's work: reviews mutated at once, the memory
 // they may hold together (each counted at ReviewWorkingSet of its
 // Content-Length, or of MaxReviewBytes when it sends none, before its
-// body is read), and how long a review waits for both before it is
-// answered 503.
+// body is read; a review larger than the whole budget waits for all of
+// it), and how long a review waits for both before it is answered 503.
 type Limits struct {
 	MaxConcurrent int
 	MemoryBudget  int64
-	QueueTimeout  time.Duration
+	// Memory, when set, is a budget of MemoryBudget bytes shared with
+	// other work in the process (serve's conversions), so that the
+	// process as a whole stays within it; nil = the webhook's own.
+	Memory       *semaphore.Weighted
+	QueueTimeout time.Duration
 }
 
-// DefaultLimits leave room for two of the largest reviews at once and
+// DefaultLimits admit the largest review alone, or many small ones, and
 // wait well within the chart's webhook timeoutSeconds (5 s), so that the
 // API server gets the 503 (and applies failurePolicy) rather than a
 // timeout.
 func DefaultLimits() Limits {
-	return Limits{MaxConcurrent: 4, MemoryBudget: 2 * ReviewWorkingSet(MaxReviewBytes), QueueTimeout: 2 * time.Second}
+	return Limits{MaxConcurrent: 4, MemoryBudget: ReviewWorkingSet(MaxReviewBytes), QueueTimeout: 2 * time.Second}
 }
 
 // Handler serves AdmissionReviews at any path: POST, JSON.
@@ -77,7 +82,10 @@ func Handler(o Options, l Limits, log logrus.FieldLogger) http.Handler {
 		l.QueueTimeout = d.QueueTimeout
 	}
 	slots := semaphore.NewWeighted(int64(l.MaxConcurrent))
-	memory := semaphore.NewWeighted(l.MemoryBudget)
+	memory := l.Memory
+	if memory == nil {
+		memory = semaphore.NewWeighted(l.MemoryBudget)
+	}
 	refuse := func(w http.ResponseWriter, code int, reason string) {
 		log.WithField("status", code).Warnf("admission: review refused: %s", reason)
 		http.Error(w, "drone-convert-eci admission: "+reason, code)

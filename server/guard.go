@@ -68,6 +68,10 @@ type Options struct {
 	// body; 0 = 2 × WorkingSet(MaxBodyBytes). A request that would go
 	// past it waits up to QueueTimeout for room, then answers 503.
 	MemoryBudget int64
+	// Memory, when set, is a budget of MemoryBudget bytes shared with
+	// other work in the process (the webhook, under serve), so that the
+	// process as a whole stays within it; nil = the guard's own.
+	Memory       *semaphore.Weighted
 	QueueTimeout time.Duration // default 10s
 
 	// Metrics, when set, counts answers by status code and panics.
@@ -121,7 +125,11 @@ func Guard(next http.Handler, opts Options, log logrus.FieldLogger) http.Handler
 		l.Out = io.Discard
 		log = l
 	}
-	return &guard{next: next, opts: opts, log: log, memory: semaphore.NewWeighted(opts.MemoryBudget)}
+	memory := opts.Memory
+	if memory == nil {
+		memory = semaphore.NewWeighted(opts.MemoryBudget)
+	}
+	return &guard{next: next, opts: opts, log: log, memory: memory}
 }
 
 type guard struct {

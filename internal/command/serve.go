@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/semaphore"
 
+	"github.com/drone-convert-eci/drone-convert-eci/admission"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/lifecycle"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/logline"
@@ -40,10 +42,16 @@ func serve(args []string, stderr io.Writer) int {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(registry)
-	if need := server.WorkingSet(cfg.MaxBodyBytes); cfg.MemoryBudget != 0 && cfg.MemoryBudget < need {
+	budget := cfg.MemoryBudget
+	if need := server.WorkingSet(cfg.MaxBodyBytes); budget == 0 {
+		budget = 2 * need
+	} else if budget < need {
 		log.Errorf("DRONE_ECI_MEMORY_BUDGET: %d bytes is less than one conversion of a DRONE_ECI_MAX_BODY_BYTES body holds (%d); raise it or lower DRONE_ECI_MAX_BODY_BYTES", cfg.MemoryBudget, need)
 		return exitUsage
 	}
+	// One budget for the whole process: with the webhook on, its reviews
+	// take from the same memory as the conversions.
+	memory := semaphore.NewWeighted(budget)
 	envOpts, collect, err := envSecrets(cfg, log)
 	if err != nil {
 		log.Error(err)
@@ -62,7 +70,8 @@ func serve(args []string, stderr io.Writer) int {
 		Secret:       secret,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxClockSkew: cfg.MaxClockSkew,
-		MemoryBudget: cfg.MemoryBudget,
+		MemoryBudget: budget,
+		Memory:       memory,
 		QueueTimeout: cfg.QueueTimeout,
 		Metrics:      m,
 		Gatherer:     registry,
@@ -85,7 +94,9 @@ func serve(args []string, stderr io.Writer) int {
 	servers := []lifecycle.Server{{Name: "conversion", HTTP: srv, Listener: listener}}
 	var checks []func(context.Context) error
 	if cfg.Webhook.Enabled {
-		hook, err := newWebhook(cfg, log)
+		limits := admission.DefaultLimits()
+		limits.MemoryBudget, limits.Memory = budget, memory
+		hook, err := newWebhook(cfg, limits, log)
 		if err != nil {
 			listener.Close()
 			log.Error(err)
