@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -140,8 +141,13 @@ func mutatePod(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mutate-pod: not YAML or JSON:", err)
 		return exitRefused
 	}
+	// What yaml.UnmarshalStrict does, from the JSON already converted
+	// (duplicate keys were refused there): parsing the YAML a second time
+	// doubled the preview's time.
 	var pod corev1.Pod
-	if err := yaml.UnmarshalStrict(data, &pod); err != nil || pod.Kind != "Pod" {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pod); err != nil || pod.Kind != "Pod" {
 		fmt.Fprintf(stderr, "mutate-pod: not a v1 Pod (kind %q): %v\n", pod.Kind, err)
 		return exitRefused
 	}
