@@ -3,9 +3,19 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -35,20 +45,8 @@ import (
 //	go test -tags load -run TestLoadMemory -v ./bench
 func TestLoadMemory(t *testing.T) {
 	limit, env := chartMemory(t)
-	bin := filepath.Join(t.TempDir(), "drone-convert-eci")
-	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	addr := freeLoopback(t)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "DRONE_SECRET="+secret, "DRONE_BIND="+addr)
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	cmd := startServer(t, env, "DRONE_BIND="+addr)
 	waitHealthy(t, "http://"+addr)
 
 	configs := [][]byte{wide(t), argsFromEnv(t)}
@@ -100,6 +98,122 @@ func TestLoadMemory(t *testing.T) {
 	if served == 0 {
 		t.Error("nothing was converted")
 	}
+}
+
+// startServer builds the binary and runs serve as the chart does:
+// GOMAXPROCS=1 (its CPU limit of 1), its GOMEMLIMIT and memory budget,
+// every other setting at its default, plus extra.
+func startServer(t *testing.T, env map[string]string, extra ...string) *exec.Cmd {
+	bin := filepath.Join(t.TempDir(), "drone-convert-eci")
+	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "DRONE_SECRET="+secret)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, extra...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
+// TestLoadWebhookMemory runs serve with the webhook on, as the chart does
+// with webhook.enabled, and sends it 8 concurrent reviews of a pod whose
+// container has 50 000 env vars (3.3 MB each), 2 from each client, over
+// TLS on loopback. The server's peak RSS must stay under the chart's
+// memory limit; every review is answered with a patch or a clean 503.
+//
+//	go test -tags load -run TestLoadWebhookMemory -v ./bench
+func TestLoadWebhookMemory(t *testing.T) {
+	limit, env := chartMemory(t)
+	dir := t.TempDir()
+	certFile, keyFile := selfSigned(t, dir)
+	addr, hookAddr := freeLoopback(t), freeLoopback(t)
+	cmd := startServer(t, env, "DRONE_BIND="+addr, "DRONE_ECI_WEBHOOK_ENABLED=true",
+		"DRONE_ECI_WEBHOOK_BIND="+hookAddr, "DRONE_ECI_WEBHOOK_TLS_CERT="+certFile, "DRONE_ECI_WEBHOOK_TLS_KEY="+keyFile,
+		"DRONE_ECI_WEBHOOK_LOADER_IMAGE=drone-convert-eci:load")
+	waitHealthy(t, "http://"+addr)
+
+	body := reviewBody(t, runnerPod(50000, true))
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	const clients, each = 8, 2
+	var (
+		mu                    sync.Mutex
+		patched, busy, failed int
+		firstFailure          string
+	)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				res, err := client.Post("https://"+hookAddr+"/mutate", "application/json", bytes.NewReader(body))
+				var out []byte
+				if err == nil {
+					out, _ = io.ReadAll(res.Body)
+					res.Body.Close()
+				}
+				mu.Lock()
+				switch {
+				case err == nil && res.StatusCode == http.StatusOK && bytes.Contains(out, []byte(`"patch":`)):
+					patched++
+				case err == nil && res.StatusCode == http.StatusServiceUnavailable && bytes.Contains(out, []byte("busy")):
+					busy++
+				default:
+					failed++
+					if firstFailure == "" {
+						firstFailure = fmt.Sprintf("%v %v %.200s", err, res, out)
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	peak := processPeakRSS(t, cmd.Process.Pid)
+	t.Logf("%d reviews of %d bytes in %s: %d patched, %d answered 503, %d failed; server peak RSS %s, chart limit %s",
+		clients*each, len(body), time.Since(start).Round(time.Millisecond), patched, busy, failed,
+		units.BytesSize(float64(peak)), units.BytesSize(float64(limit)))
+	if failed > 0 {
+		t.Errorf("%d reviews neither patched nor a clean 503; first: %s", failed, firstFailure)
+	}
+	if peak >= limit {
+		t.Errorf("server peak RSS %d bytes, at or over the chart's memory limit %d", peak, limit)
+	}
+	if patched == 0 {
+		t.Error("no review was patched")
+	}
+}
+
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 // chartMemory reads the chart's default memory limit and the env it
