@@ -2,11 +2,13 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,7 +34,7 @@ func BenchmarkWorkingSet(b *testing.B) {
 	// Many steps cost more per byte than anything in inputs: a config of
 	// 2 000 steps (240 KB) measures the shape, as the per-step cost does
 	// not depend on the number of steps.
-	all := append(inputs(b), input{"2000-steps", manySteps(2000)})
+	all := append(inputs(b), input{"2000-steps", manySteps(2000)}, input{"env-moved", envMoved(200)})
 	for _, in := range all {
 		body, header := signed(b, in.data)
 		b.Run(in.name, func(b *testing.B) {
@@ -89,4 +91,16 @@ func heapObjects() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
+}
+
+// envMoved is an opted-in command step with n env vars of 100-byte
+// values, few enough to move into an env file (the annotation carrier's
+// limits), so the working set includes writing the file.
+func envMoved(n int) []byte {
+	var b strings.Builder
+	b.WriteString("kind: pipeline\ntype: kubernetes\nname: env\nmetadata:\n  annotations:\n    drone-convert-eci/enabled: \"true\"\nsteps:\n- name: test\n  image: golang:1.22\n  commands: [go test]\n  environment:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "    VAR_%d: %s\n", i, strings.Repeat("v", 100))
+	}
+	return []byte(b.String())
 }
