@@ -12,8 +12,10 @@ import (
 )
 
 // Review answers one AdmissionRequest. It always allows the pod: pods
-// that are not the webhook's, requests it cannot read and mutations
-// that fail get no patch (allow by default; the report says why). The
+// that are not the webhook's, pods it cannot decode and mutations that
+// fail get no patch (allow by default; the report says why). Requests
+// that are not a readable review never get here: Handler answers them
+// 400. The
 // patch is computed by diffing the mutated pod against the original,
 // both as the same typed Pod, so fields newer than these types are
 // never touched.

@@ -425,7 +425,8 @@ func isKubernetesPipeline(doc *yamldoc.Document) bool {
 // maxReportAnnotation bounds the report annotation. It is written on one
 // line of YAML, and the runner reads configs line by line with a 64 KiB
 // buffer, silently dropping everything after a longer line; the whole
-// report is in the service's log and the dry-run CLI's output.
+// report is in the dry-run CLI's output (the service's log cuts it too,
+// at a larger size: see logReport).
 const maxReportAnnotation = 4 << 10
 
 func shortReport(report string) string {

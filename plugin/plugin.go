@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/logline"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/reqid"
 	"github.com/drone-convert-eci/drone-convert-eci/transform"
@@ -121,15 +122,19 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 	p.noteOperator(log, result.Operator)
 	for _, o := range result.Outcomes {
 		entry := log.WithFields(logrus.Fields{"document": o.Document, "pipeline": o.Pipeline})
-		for _, f := range o.LookupFailures {
-			entry.Warn("registry lookup failed: " + f)
+		for i, f := range o.LookupFailures {
+			if i == maxLookupFailureLines {
+				entry.Warnf("registry lookup failed for %d more images (drone-convert-eci images lists them all)", len(o.LookupFailures)-i)
+				break
+			}
+			entry.Warn("registry lookup failed: " + logline.Cut(f, maxLogValue))
 		}
 		if p.metrics != nil {
 			p.metrics.LookupFailures.Add(float64(len(o.LookupFailures)))
 		}
 		switch {
 		case o.Converted:
-			entry.WithField("report", o.Report.String()).Info("pipeline converted")
+			entry.WithField("report", logReport(o.Report)).Info("pipeline converted")
 			p.noteOperator(entry, o.Report.Operator)
 			if p.metrics != nil {
 				for _, name := range o.Applied {
@@ -151,11 +156,35 @@ func (p *plugin) Convert(ctx context.Context, req *converter.Request) (*drone.Co
 	}
 	if p.shadow {
 		p.count("shadow")
-		log.WithField("diff", diff(in, result.Config)).Info("shadow mode: converted, answering unchanged")
+		log.WithField("diff", logline.Lines(diff(in, result.Config), maxLogValue)).Info("shadow mode: converted, answering unchanged")
 		return nil, nil
 	}
 	p.count("converted")
 	return &drone.Config{Data: string(result.Config)}, nil
+}
+
+// What one conversion may put in a log line, so that the line stays under
+// logline.MaxBytes with its other fields. The author's report is whole in
+// the dry-run CLI's output and (up to its own limit) in the pod's report
+// annotation; the log is for operators, who need its gist and its size.
+const (
+	maxLogValue           = 48 << 10
+	maxLogReportList      = 20 << 10 // changes, and warnings, each
+	maxLookupFailureLines = 10
+)
+
+// logReport is the report for the "pipeline converted" line: the same
+// form as the annotation's, each list cut after maxLogReportList bytes
+// with the count of the items left out.
+func logReport(r transform.Report) string {
+	cut := transform.Report{}
+	if len(r.Changes) > 0 {
+		cut.Changes = []string{logline.List(r.Changes, "; ", maxLogReportList)}
+	}
+	if len(r.Warnings) > 0 {
+		cut.Warnings = []string{logline.List(r.Warnings, "; ", maxLogReportList)}
+	}
+	return cut.String()
 }
 
 // diff is a unified diff of the config, for shadow mode's log line.

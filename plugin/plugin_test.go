@@ -1,8 +1,12 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +20,7 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/logline"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 )
 
@@ -227,5 +232,81 @@ func TestPluginKeepsUnmovable(t *testing.T) {
 				t.Errorf("migrations_kept_total = %v, want 1", n)
 			}
 		})
+	}
+}
+
+// settingsHeavy is a converted pipeline whose report has one warning per
+// setting: a docker plugin step with n settings it does not read.
+func settingsHeavy(n int) string {
+	var b strings.Builder
+	b.WriteString("kind: pipeline\ntype: kubernetes\nname: build\nmetadata:\n  annotations:\n    drone-convert-eci/enabled: \"true\"\nsteps:\n- name: publish\n  image: plugins/docker\n  settings:\n    repo: octo/hello\n")
+	for i := range n {
+		fmt.Fprintf(&b, "    custom_setting_%d: value\n", i)
+	}
+	return b.String()
+}
+
+// TestLogLinesBounded converts (and shadow-converts) a config whose
+// report is megabytes long through the service's formatters: every line
+// stays under logline.MaxBytes, the report says how many warnings it
+// left out, and the whole report is still in the result the CLI prints.
+func TestLogLinesBounded(t *testing.T) {
+	const settings = 20000
+	data := settingsHeavy(settings)
+	// What the CLI prints (WriteSummary) keeps every warning.
+	result, err := NewConverter(config.Default()).Convert(Input{Config: []byte(data), Repo: "octo/hello", Event: "push"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary bytes.Buffer
+	result.WriteSummary(&summary)
+	if got := strings.Count(summary.String(), "kept as written"); got != settings {
+		t.Errorf("CLI summary names %d unread settings, want %d", got, settings)
+	}
+	warnings := len(result.Outcomes[0].Report.Warnings)
+	for _, format := range []string{"text", "json"} {
+		for _, shadow := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/shadow=%v", format, shadow), func(t *testing.T) {
+				var out bytes.Buffer
+				log := logrus.New()
+				log.SetOutput(&out)
+				var f logrus.Formatter = &logrus.TextFormatter{DisableColors: true}
+				if format == "json" {
+					f = &logrus.JSONFormatter{}
+				}
+				log.SetFormatter(logline.Bounded(f))
+				cfg := config.Default()
+				cfg.Shadow = shadow
+				_, err := New(cfg, log).Convert(context.Background(), &converter.Request{
+					Build:  drone.Build{Number: 1, Event: "push"},
+					Config: drone.Config{Data: data},
+					Repo:   drone.Repo{Slug: "octo/hello"},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var report string
+				for line := range bytes.Lines(out.Bytes()) {
+					if len(line) > logline.MaxBytes {
+						t.Errorf("log line of %d bytes (limit %d): %.200s", len(line), logline.MaxBytes, line)
+					}
+					if bytes.Contains(line, []byte("pipeline converted")) {
+						report = string(line)
+					}
+				}
+				if report == "" {
+					t.Fatalf("no \"pipeline converted\" line in:\n%.2000s", out.String())
+				}
+				m := regexp.MustCompile(`… and (\d+) more`).FindStringSubmatch(report)
+				if m == nil {
+					t.Fatalf("report line does not count what it left out: %.300s", report)
+				}
+				// The first warnings are all about unread settings.
+				shown := strings.Count(report, "kept as written")
+				if left, _ := strconv.Atoi(m[1]); shown+left != warnings {
+					t.Errorf("report shows %d warnings and says %d more, want %d in all", shown, left, warnings)
+				}
+			})
+		}
 	}
 }

@@ -415,3 +415,85 @@ func TestGuardWithoutSecretFailsClosed(t *testing.T) {
 		t.Errorf("status %d, next called %v; want 500 and not called", rec.Code, called)
 	}
 }
+
+// TestGuardMemoryBudget: a request is admitted for WorkingSet of its
+// declared body before anything reads it; past the budget it waits
+// QueueTimeout and answers 503 with Retry-After, a body that alone
+// exceeds the budget answers 413, a body without Content-Length is
+// admitted at MaxBodyBytes and gives back what it did not use, and
+// every admitted request's memory is given back when it is answered.
+func TestGuardMemoryBudget(t *testing.T) {
+	now := time.Now()
+	body := requestBody(t, "convert-me")
+	size := int64(len(body))
+	const maxBody = 64 << 10
+	// A held request stays in the handler, holding its memory, until
+	// the test releases it.
+	entered, hold := make(chan struct{}), make(chan struct{})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Test-Hold") != "" {
+			entered <- struct{}{}
+			<-hold
+		}
+	})
+	serve := func(h http.Handler, c craft, held bool) *httptest.ResponseRecorder {
+		req := c.request(t, "http://example.invalid", now)
+		if held {
+			req.Header.Set("X-Test-Hold", "1")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	background := func(h http.Handler, c craft) <-chan *httptest.ResponseRecorder {
+		done := make(chan *httptest.ResponseRecorder, 1)
+		go func() { done <- serve(h, c, true) }()
+		<-entered
+		return done
+	}
+	opts := func(budget int64) server.Options {
+		return server.Options{Secret: secret, MaxBodyBytes: maxBody, MemoryBudget: budget, QueueTimeout: 50 * time.Millisecond}
+	}
+
+	t.Run("past the budget: 503, then admitted once memory is back", func(t *testing.T) {
+		h := server.Guard(next, opts(server.WorkingSet(size)), nil)
+		first := background(h, craft{body: body})
+		rec := serve(h, craft{body: body}, false)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+			!strings.Contains(rec.Body.String(), "DRONE_ECI_MEMORY_BUDGET") {
+			t.Errorf("second request: %d %q (Retry-After %q), want 503 naming DRONE_ECI_MEMORY_BUDGET", rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+		}
+		hold <- struct{}{}
+		if rec := <-first; rec.Code != http.StatusOK {
+			t.Errorf("first request: %d %s", rec.Code, rec.Body)
+		}
+		if rec := serve(h, craft{body: body}, false); rec.Code != http.StatusOK {
+			t.Errorf("after the first was answered: %d %s, want 200", rec.Code, rec.Body)
+		}
+	})
+
+	t.Run("larger than the whole budget: 413", func(t *testing.T) {
+		h := server.Guard(next, opts(server.WorkingSet(size)-1), nil)
+		rec := serve(h, craft{body: body}, false)
+		if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "DRONE_ECI_MEMORY_BUDGET") {
+			t.Errorf("got %d %q, want 413 naming DRONE_ECI_MEMORY_BUDGET", rec.Code, rec.Body)
+		}
+	})
+
+	t.Run("without Content-Length: admitted at the body limit, the rest given back", func(t *testing.T) {
+		// Room for one body of maxBody, or for two of this size, not for
+		// a maxBody one and another.
+		h := server.Guard(next, opts(server.WorkingSet(maxBody)), nil)
+		if 2*server.WorkingSet(size) > server.WorkingSet(maxBody) {
+			t.Fatal("test sizes do not show the give-back")
+		}
+		first := background(h, craft{body: body, chunked: true})
+		if rec := serve(h, craft{body: body}, false); rec.Code != http.StatusOK {
+			t.Errorf("second request beside a chunked one: %d %s, want 200", rec.Code, rec.Body)
+		}
+		hold <- struct{}{}
+		if rec := <-first; rec.Code != http.StatusOK {
+			t.Errorf("chunked request: %d %s", rec.Code, rec.Body)
+		}
+	})
+}

@@ -15,9 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/semaphore"
 
+	"github.com/drone-convert-eci/drone-convert-eci/admission"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/lifecycle"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/logline"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 	"github.com/drone-convert-eci/drone-convert-eci/plugin"
 	"github.com/drone-convert-eci/drone-convert-eci/server"
@@ -39,6 +42,16 @@ func serve(args []string, stderr io.Writer) int {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(registry)
+	budget := cfg.MemoryBudget
+	if need := server.WorkingSet(cfg.MaxBodyBytes); budget == 0 {
+		budget = 2 * need
+	} else if budget < need {
+		log.Errorf("DRONE_ECI_MEMORY_BUDGET: %d bytes is less than one conversion of a DRONE_ECI_MAX_BODY_BYTES body holds (%d); raise it or lower DRONE_ECI_MAX_BODY_BYTES", cfg.MemoryBudget, need)
+		return exitUsage
+	}
+	// One budget for the whole process: with the webhook on, its reviews
+	// take from the same memory as the conversions.
+	memory := semaphore.NewWeighted(budget)
 	envOpts, collect, err := envSecrets(cfg, log)
 	if err != nil {
 		log.Error(err)
@@ -57,6 +70,9 @@ func serve(args []string, stderr io.Writer) int {
 		Secret:       secret,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxClockSkew: cfg.MaxClockSkew,
+		MemoryBudget: budget,
+		Memory:       memory,
+		QueueTimeout: cfg.QueueTimeout,
 		Metrics:      m,
 		Gatherer:     registry,
 	}, log)
@@ -78,7 +94,9 @@ func serve(args []string, stderr io.Writer) int {
 	servers := []lifecycle.Server{{Name: "conversion", HTTP: srv, Listener: listener}}
 	var checks []func(context.Context) error
 	if cfg.Webhook.Enabled {
-		hook, err := newWebhook(cfg, log)
+		limits := admission.DefaultLimits()
+		limits.MemoryBudget, limits.Memory = budget, memory
+		hook, err := newWebhook(cfg, limits, log)
 		if err != nil {
 			listener.Close()
 			log.Error(err)
@@ -132,9 +150,11 @@ func loadSettings(name string, args []string, stderr io.Writer) (config.Config, 
 func newLogger(cfg config.Config, out io.Writer) *logrus.Logger {
 	log := logrus.New()
 	log.SetOutput(out)
+	var format logrus.Formatter = &logrus.TextFormatter{}
 	if strings.EqualFold(cfg.LogFormat, "json") {
-		log.SetFormatter(&logrus.JSONFormatter{})
+		format = &logrus.JSONFormatter{}
 	}
+	log.SetFormatter(logline.Bounded(format))
 	if cfg.Debug {
 		log.SetLevel(logrus.DebugLevel)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/drone-convert-eci/drone-convert-eci/admission"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 )
 
@@ -137,7 +138,7 @@ func TestWebhookReadinessCheck(t *testing.T) {
 	cfg.Webhook.TLSCert, cfg.Webhook.TLSKey = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	log := logrus.New()
 	log.Out = io.Discard
-	hook, err := newWebhook(cfg, log)
+	hook, err := newWebhook(cfg, admission.DefaultLimits(), log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -46,7 +47,7 @@ func webhook(args []string, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	hook, err := newWebhook(cfg, log)
+	hook, err := newWebhook(cfg, admission.DefaultLimits(), log)
 	if err != nil {
 		log.Error(err)
 		return exitUsage
@@ -64,14 +65,14 @@ func webhook(args []string, stderr io.Writer) int {
 
 // newWebhook makes the HTTPS admission webhook's listener and server (the
 // webhook subcommand, and serve with DRONE_ECI_WEBHOOK_ENABLED).
-func newWebhook(cfg config.Config, log *logrus.Logger) (lifecycle.Server, error) {
+func newWebhook(cfg config.Config, limits admission.Limits, log *logrus.Logger) (lifecycle.Server, error) {
 	certs := &admission.CertReloader{CertFile: cfg.Webhook.TLSCert, KeyFile: cfg.Webhook.TLSKey, Interval: 10 * time.Second, Log: log}
 	if err := certs.Load(); err != nil {
 		return lifecycle.Server{}, fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_CERT / DRONE_ECI_WEBHOOK_TLS_KEY: %w", err)
 	}
 	o := admissionOptions(cfg)
 	srv := &http.Server{
-		Handler:           admission.Handler(o, log),
+		Handler:           admission.Handler(o, limits, log),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -139,8 +140,13 @@ func mutatePod(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mutate-pod: not YAML or JSON:", err)
 		return exitRefused
 	}
+	// What yaml.UnmarshalStrict does, from the JSON already converted
+	// (duplicate keys were refused there): parsing the YAML a second time
+	// doubled the preview's time.
 	var pod corev1.Pod
-	if err := yaml.UnmarshalStrict(data, &pod); err != nil || pod.Kind != "Pod" {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pod); err != nil || pod.Kind != "Pod" {
 		fmt.Fprintf(stderr, "mutate-pod: not a v1 Pod (kind %q): %v\n", pod.Kind, err)
 		return exitRefused
 	}

@@ -94,6 +94,10 @@ type Config struct {
 	MaxConcurrent        int           `envconfig:"DRONE_ECI_MAX_CONCURRENT"`
 	MaxConcurrentPerRepo int           `envconfig:"DRONE_ECI_MAX_CONCURRENT_PER_REPO"`
 	QueueTimeout         time.Duration `envconfig:"DRONE_ECI_QUEUE_TIMEOUT"`
+	// MemoryBudget is the memory, in bytes, the requests being read and
+	// converted may hold at once, each counted at its measured working
+	// set (server.WorkingSet); 0 = room for two of the largest.
+	MemoryBudget int64 `envconfig:"DRONE_ECI_MEMORY_BUDGET"`
 
 	EnvFiles
 	// ConvertTimeout bounds one request's conversion, queueing and any
@@ -229,6 +233,9 @@ func (c Config) Validate() error {
 		if v.value <= 0 {
 			return fmt.Errorf("%s: must be positive, got %d", v.name, v.value)
 		}
+	}
+	if c.MemoryBudget < 0 {
+		return fmt.Errorf("DRONE_ECI_MEMORY_BUDGET: must be 0 (automatic) or positive, got %d", c.MemoryBudget)
 	}
 	if c.MaxConcurrent <= 0 {
 		return fmt.Errorf("DRONE_ECI_MAX_CONCURRENT: must be positive, got %d", c.MaxConcurrent)

@@ -87,6 +87,11 @@ func sameDefault(name, doc, code string) bool {
 	if doc == code {
 		return true
 	}
+	if (code == "0" || code == "") && strings.HasPrefix(doc, "automatic: ") {
+		// A zero the service replaces with a computed value, which the
+		// table gives as its formula.
+		return true
+	}
 	if n, ok := strings.CutSuffix(doc, " × CPUs"); ok {
 		per, err := strconv.Atoi(n)
 		return err == nil && strconv.Itoa(per*runtime.GOMAXPROCS(0)) == code

@@ -188,7 +188,17 @@ func Parse(data []byte, limits Limits) ([]*Document, error) {
 	chunks, ignored := split(data)
 	docs := make([]*Document, 0, len(chunks)+1)
 	number, line := 0, 1
-	for _, raw := range chunks {
+	for i, raw := range chunks {
+		// Empty and comment-only documents count too: each costs a chunk,
+		// a Document and a pass of every later step, and 100 000 of them
+		// are no cheaper to carry than real ones.
+		if i == limits.MaxDocuments {
+			msg := fmt.Sprintf("config has more than %d YAML documents, this service's limit", limits.MaxDocuments)
+			if empty := i - number; empty > 0 {
+				msg += fmt.Sprintf(": %d of the first %d are empty or comments only, and those count too", empty, i)
+			}
+			return nil, &LimitError{Setting: "DRONE_ECI_MAX_DOCUMENTS", msg: msg}
+		}
 		first := line
 		line += bytes.Count(raw, []byte("\n"))
 		doc := &Document{Raw: raw, firstLine: first}
@@ -200,9 +210,6 @@ func Parse(data []byte, limits Limits) ([]*Document, error) {
 		if hasContent(body) {
 			number++
 			doc.Number = number
-			if number > limits.MaxDocuments {
-				return nil, &LimitError{Setting: "DRONE_ECI_MAX_DOCUMENTS", msg: fmt.Sprintf("config has more than %d YAML documents, this service's limit", limits.MaxDocuments)}
-			}
 			var root yaml.Node
 			// Drone runs envsubst over the text before parsing it, and
 			// envsubst halves "\\" and turns "\/" into "/": the tree holds

@@ -77,6 +77,9 @@ func TestParseRefusals(t *testing.T) {
 		{"a tab in a list's indentation", "steps:\n- commands:\n  - echo\n\t- x\n", "invalid YAML: yaml: line 4: found a tab character", testLimits},
 		{"depth", "a: [[[[1]]]]\n", "nesting depth 5 exceeds the limit of 4", Limits{MaxDocuments: 9, MaxDepth: 4, MaxExpandedNodes: 100, AliasRatio: 1}},
 		{"documents", "a: 1\n---\nb: 1\n---\nc: 1\n", "more than 2 YAML documents", Limits{MaxDocuments: 2, MaxDepth: 9, MaxExpandedNodes: 100, AliasRatio: 1}},
+		{"empty documents count", "a: 1\n---\n---\n---\n", "more than 2 YAML documents, this service's limit: 1 of the first 2 are empty or comments only, and those count too", Limits{MaxDocuments: 2, MaxDepth: 9, MaxExpandedNodes: 100, AliasRatio: 1}},
+		{"comment-only documents count", "# a\n---\n# b\n---\n# c\n", "more than 2 YAML documents, this service's limit: 2 of the first 2 are empty or comments only", Limits{MaxDocuments: 2, MaxDepth: 9, MaxExpandedNodes: 100, AliasRatio: 1}},
+		{"100 000 empty documents", strings.Repeat("---\n", 100000), "200 of the first 200 are empty", testLimits},
 		{"aliases", "a: &a [1,2,3,4,5,6,7,8,9]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n", "aliases expand the config to more than 200 nodes", Limits{MaxDocuments: 9, MaxDepth: 9, MaxExpandedNodes: 200, AliasRatio: 2}},
 		{"aliases add depth", "a: &a [[[1]]]\nb: [[[*a]]]\n", "nesting depth 7 exceeds the limit of 6", Limits{MaxDocuments: 9, MaxDepth: 6, MaxExpandedNodes: 100, AliasRatio: 1}},
 	}
@@ -87,6 +90,19 @@ func TestParseRefusals(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseEmptyDocumentsAtTheLimit: empty documents count, but up to
+// the limit a config with them parses as before.
+func TestParseEmptyDocumentsAtTheLimit(t *testing.T) {
+	limits := Limits{MaxDocuments: 3, MaxDepth: 9, MaxExpandedNodes: 100, AliasRatio: 1}
+	docs, err := Parse([]byte("# header\n---\na: 1\n---\n"), limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 3 || docs[1].Number != 1 {
+		t.Errorf("got %d documents, the second numbered %d; want 3, numbered 1", len(docs), docs[1].Number)
 	}
 }
 
