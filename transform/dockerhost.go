@@ -402,7 +402,7 @@ func (r *kanikoRun) pointAtRemote(c *container, n *yaml.Node, mode dockerHostMod
 			setString(ref, "from_secret", s.secret)
 			put(own, s.env, ref)
 		}
-		if err := prependCommands(n, writeCertsCommand); err != nil {
+		if err := prependCommands(n, writeCertsCommand(d.TLSFromSecrets)); err != nil {
 			return err
 		}
 	}
@@ -421,12 +421,27 @@ func (r *kanikoRun) pointAtRemote(c *container, n *yaml.Node, mode dockerHostMod
 // client reads, readable by the step's user only.
 // An empty secret (not set, or not given to this build: Drone withholds
 // secrets from pull requests of forks unless allowed) stops the step
-// with a message, not with the docker client's TLS error later on.
-var writeCertsCommand = strings.Join([]string{
-	`{ [ -n "$` + dockerCAEnv + `" ] && [ -n "$` + dockerCertEnv + `" ] && [ -n "$` + dockerKeyEnv + `" ] || { echo "drone-convert-eci: the remote Docker daemon's client certificates are empty: the Drone secrets named by DRONE_ECI_DOCKER_TLS_FROM_SECRETS are missing or not given to this build (pull requests from forks get none unless allowed)" >&2; exit 1; }; }`,
-	`mkdir -p "$DOCKER_CERT_PATH"`,
-	`(umask 077 && printf '%s\n' "$` + dockerCAEnv + `" > "$DOCKER_CERT_PATH/ca.pem" && printf '%s\n' "$` + dockerCertEnv + `" > "$DOCKER_CERT_PATH/cert.pem" && printf '%s\n' "$` + dockerKeyEnv + `" > "$DOCKER_CERT_PATH/key.pem")`,
-}, " && ")
+// with a message, not with the docker client's TLS error later on. The
+// message is in the build log, read by the pipeline's author: it names
+// the Drone secrets, which they can see, not the service's setting.
+func writeCertsCommand(secrets DockerTLSSecrets) string {
+	names := shellSafe(secrets.CA) + ", " + shellSafe(secrets.Cert) + " and " + shellSafe(secrets.Key)
+	return strings.Join([]string{
+		`{ [ -n "$` + dockerCAEnv + `" ] && [ -n "$` + dockerCertEnv + `" ] && [ -n "$` + dockerKeyEnv + `" ] || { echo "drone-convert-eci: the remote Docker daemon's client certificates are empty: the Drone secrets ` + names + ` are missing or not given to this build (pull requests from forks get none unless allowed)" >&2; exit 1; }; }`,
+		`mkdir -p "$DOCKER_CERT_PATH"`,
+		`(umask 077 && printf '%s\n' "$` + dockerCAEnv + `" > "$DOCKER_CERT_PATH/ca.pem" && printf '%s\n' "$` + dockerCertEnv + `" > "$DOCKER_CERT_PATH/cert.pem" && printf '%s\n' "$` + dockerKeyEnv + `" > "$DOCKER_CERT_PATH/key.pem")`,
+	}, " && ")
+}
+
+// shellSafe keeps what a double-quoted shell word shows as written.
+func shellSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '$' || r == '`' || r == '"' || r == '\\' || r < ' ' {
+			return '_'
+		}
+		return r
+	}, s)
+}
 
 // mountsSocket reports whether a container mounts something where the
 // Docker daemon's socket lives.
