@@ -52,6 +52,19 @@ func operatorText(notes []OperatorNote) string {
 func checkTransform(t *testing.T, tr Transform, input string, want expect) {
 	t.Helper()
 	out, report, err := apply(t, tr, input)
+	if !checkResult(t, out, report, err, want) {
+		return
+	}
+	again, report2, err := apply(t, tr, out)
+	if err != nil || again != out || len(report2.Changes) > 0 {
+		t.Errorf("second pass: err %v, changes %v\n%s", err, report2.Changes, again)
+	}
+}
+
+// checkResult checks one transform run's output, report or refusal
+// against want; it says whether the run succeeded, as wanted.
+func checkResult(t *testing.T, out string, report Report, err error, want expect) bool {
+	t.Helper()
 	if want.err != "" {
 		if err == nil || err.Error() != want.err {
 			t.Fatalf("got error %v\nwant %s", err, want.err)
@@ -61,7 +74,7 @@ func checkTransform(t *testing.T, tr Transform, input string, want expect) {
 				t.Errorf("refusal's operator notes lack %q:\n%s", s, operatorText(OperatorNotes(err)))
 			}
 		}
-		return
+		return false
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +102,5 @@ func checkTransform(t *testing.T, tr Transform, input string, want expect) {
 			t.Errorf("operator notes lack %q:\n%s", s, operatorText(report.Operator))
 		}
 	}
-	again, report2, err := apply(t, tr, out)
-	if err != nil || again != out || len(report2.Changes) > 0 {
-		t.Errorf("second pass: err %v, changes %v\n%s", err, report2.Changes, again)
-	}
+	return true
 }

@@ -2,7 +2,6 @@ package transform
 
 import (
 	"slices"
-	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -167,30 +166,7 @@ func TestRegistryFacts(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out, report, err := withRegistry(t, tc.images, table, tc.facts, tc.input)
-			if tc.err != "" {
-				if err == nil || err.Error() != tc.err {
-					t.Fatalf("got error %v\nwant %s", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range tc.contains {
-				if !strings.Contains(out, s) {
-					t.Errorf("output lacks %q:\n%s", s, out)
-				}
-			}
-			for _, s := range tc.absent {
-				if strings.Contains(out, s) {
-					t.Errorf("output has %q:\n%s", s, out)
-				}
-			}
-			for _, s := range tc.report {
-				if !strings.Contains(report.String(), s) {
-					t.Errorf("report lacks %q:\n%s", s, report.String())
-				}
-			}
+			checkResult(t, out, report, err, tc.expect)
 		})
 	}
 }
