@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/drone-convert-eci/drone-convert-eci/admission"
@@ -77,7 +75,7 @@ func TestRegistryLookupsEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return registry.New(registry.Options{Timeout: time.Second, Keychains: func(ctx context.Context, ns string) authn.Keychain { return creds.For(ctx, ns) }})
+		return registry.New(registry.Options{Timeout: time.Second, Keychains: creds.For})
 	}
 	input := []byte(privateConfig(reg.Host))
 	o := admission.DefaultOptions()

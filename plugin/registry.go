@@ -13,7 +13,7 @@ import (
 // every query, in order, within its own deadline; a failed lookup is an
 // Answer with Err, never a failed conversion.
 type ImageResolver interface {
-	ResolveAll(ctx context.Context, namespace string, queries []registry.Query) []registry.Answer
+	ResolveAll(ctx context.Context, scope registry.Scope, queries []registry.Query) []registry.Answer
 	// Timeout is the deadline of all lookups of one conversion.
 	Timeout() time.Duration
 }
@@ -86,7 +86,7 @@ func (c *Converter) lookUpImages(ctx context.Context, p *transform.Pipeline, dis
 		queries[i] = registry.Query{Ref: ref, Platform: platform}
 	}
 	var failed []string
-	for _, a := range c.resolver.ResolveAll(ctx, c.buildNamespace(p), queries) {
+	for _, a := range c.resolver.ResolveAll(ctx, c.buildScope(p), queries) {
 		facts := transform.ImageFacts{
 			Digest:     a.Digest,
 			Entrypoint: a.Entrypoint,
@@ -108,14 +108,18 @@ func (c *Converter) lookUpImages(ctx context.Context, p *transform.Pipeline, dis
 	return failed
 }
 
-// buildNamespace is where the pipeline's pod will run, whose pull
-// credentials apply: metadata.namespace, else the runner's default. A
-// namespace only known at build time (substituted, or the runner's
-// random drone-) falls back to the default.
-func (c *Converter) buildNamespace(p *transform.Pipeline) string {
-	ns := transform.PipelineNamespace(p.Body)
-	if ns == "" || ns == "drone-" || strings.Contains(ns, "$") {
-		return c.cfg.EnvFiles.Namespace
+// buildScope is where the pipeline's pod will run and as whom, whose
+// pull credentials apply: metadata.namespace, else the runner's
+// default, and service_account_name, else the runner's default ("").
+// A value only known at build time (substituted, or the runner's random
+// drone- namespace) falls back to the default.
+func (c *Converter) buildScope(p *transform.Pipeline) registry.Scope {
+	scope := registry.Scope{Namespace: transform.PipelineNamespace(p.Body), ServiceAccount: transform.PipelineServiceAccount(p.Body)}
+	if scope.Namespace == "" || scope.Namespace == "drone-" || strings.Contains(scope.Namespace, "$") {
+		scope.Namespace = c.cfg.EnvFiles.Namespace
 	}
-	return ns
+	if strings.Contains(scope.ServiceAccount, "$") {
+		scope.ServiceAccount = ""
+	}
+	return scope
 }

@@ -21,18 +21,18 @@ type recordingResolver struct {
 }
 
 type recordedCall struct {
-	namespace string
-	queries   []registry.Query
+	scope   registry.Scope
+	queries []registry.Query
 }
 
 func (r *recordingResolver) Timeout() time.Duration { return time.Minute }
 
-func (r *recordingResolver) ResolveAll(ctx context.Context, namespace string, queries []registry.Query) []registry.Answer {
+func (r *recordingResolver) ResolveAll(ctx context.Context, scope registry.Scope, queries []registry.Query) []registry.Answer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	d, _ := ctx.Deadline()
 	r.deadlines = append(r.deadlines, d)
-	r.calls = append(r.calls, recordedCall{namespace, queries})
+	r.calls = append(r.calls, recordedCall{scope, queries})
 	out := make([]registry.Answer, len(queries))
 	for i, q := range queries {
 		out[i] = registry.Answer{Query: q, Registry: "r.example.com", Facts: registry.Facts{Digest: "sha256:" + strings.Repeat("a", 64)}}
@@ -47,6 +47,7 @@ name: one
 metadata:
   namespace: builds
   annotations: {drone-convert-eci/enabled: "true"}
+service_account_name: builder
 platform: {arch: arm64}
 steps:
 - {name: a, image: r.example.com/app/tool, commands: [x]}
@@ -74,11 +75,11 @@ steps:
 		t.Fatalf("%d lookups, want one per pipeline: %+v", len(r.calls), r.calls)
 	}
 	arm := registry.Platform{OS: "linux", Architecture: "arm64"}
-	if c := r.calls[0]; c.namespace != "builds" || !slices.Equal(c.queries, []registry.Query{{Ref: "r.example.com/app/tool", Platform: arm}}) {
+	if c := r.calls[0]; c.scope != (registry.Scope{Namespace: "builds", ServiceAccount: "builder"}) || !slices.Equal(c.queries, []registry.Query{{Ref: "r.example.com/app/tool", Platform: arm}}) {
 		t.Errorf("first pipeline asked %+v", c)
 	}
 	// Images off: no digests asked, only the entrypoint of the plugin.
-	if c := r.calls[1]; c.namespace != "drone-pipelines" || !slices.Equal(c.queries, []registry.Query{{Ref: "r.example.com/app/plugin:3", Platform: registry.DefaultPlatform}}) {
+	if c := r.calls[1]; c.scope != (registry.Scope{Namespace: "drone-pipelines"}) || !slices.Equal(c.queries, []registry.Query{{Ref: "r.example.com/app/plugin:3", Platform: registry.DefaultPlatform}}) {
 		t.Errorf("second pipeline asked %+v", c)
 	}
 	if r.deadlines[0].IsZero() || !r.deadlines[0].Equal(r.deadlines[1]) {

@@ -120,3 +120,9 @@ func RegistryQueries(p *Pipeline, im Images, ep Entrypoints) []string {
 func PipelineNamespace(body *yaml.Node) string {
 	return lookupString(resolve(lookup(body, "metadata")), "namespace")
 }
+
+// PipelineServiceAccount is the pipeline's service_account_name, which
+// the runner gives the pod (else its DRONE_SERVICE_ACCOUNT_DEFAULT).
+func PipelineServiceAccount(body *yaml.Node) string {
+	return lookupString(body, "service_account_name")
+}

@@ -25,8 +25,9 @@ type Registry struct {
 	// PullSecrets are dockerconfigjson Secrets read in the build's
 	// namespace, besides its service account's image pull secrets.
 	PullSecrets []string `envconfig:"DRONE_ECI_REGISTRY_PULL_SECRETS"`
-	// ServiceAccount is the runner's pod service account (its
-	// DRONE_SERVICE_ACCOUNT_DEFAULT), whose image pull secrets are used.
+	// ServiceAccount is the runner's default pod service account (its
+	// DRONE_SERVICE_ACCOUNT_DEFAULT), whose image pull secrets are used
+	// for pipelines that set no service_account_name.
 	ServiceAccount string `envconfig:"DRONE_ECI_REGISTRY_SERVICE_ACCOUNT"`
 	// Allow lists the registry hosts that may be asked (globs); empty:
 	// any host a config names.

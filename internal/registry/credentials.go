@@ -19,7 +19,7 @@ import (
 // credentials for the host wins; a 401 is not retried with the next):
 //
 //  1. the Docker config.json the operator mounted (AuthFile);
-//  2. with cluster access, the namespace's service account's image
+//  2. with cluster access, the build's service account's image
 //     pull secrets and the pull secrets named in PullSecrets, as the
 //     kubelet would use them for a pod there;
 //  3. anonymous.
@@ -30,7 +30,8 @@ type Credentials struct {
 	file        authn.Keychain
 	client      kubernetes.Interface
 	pullSecrets []string
-	// ServiceAccount is the runner's pod service account
+	// ServiceAccount is the runner's default pod service account, for
+	// builds whose pipeline names none
 	// ("default" when empty).
 	ServiceAccount string
 	// OnError hears of cluster lookups that failed (RBAC, API down); the
@@ -77,24 +78,28 @@ func NewCredentials(authFile string, client kubernetes.Interface, pullSecrets []
 	return c, nil
 }
 
-// For returns the keychain of namespace.
-func (c *Credentials) For(ctx context.Context, namespace string) authn.Keychain {
+// For returns the keychain of a build's scope.
+func (c *Credentials) For(ctx context.Context, scope Scope) authn.Keychain {
 	var chain []authn.Keychain
 	if c.file != nil {
 		chain = append(chain, c.file)
 	}
 	if c.client != nil {
-		if kc := c.cluster(ctx, namespace); kc != nil {
+		if kc := c.cluster(ctx, scope); kc != nil {
 			chain = append(chain, kc)
 		}
 	}
 	return authn.NewMultiKeychain(chain...)
 }
 
-func (c *Credentials) cluster(ctx context.Context, namespace string) authn.Keychain {
+func (c *Credentials) cluster(ctx context.Context, scope Scope) authn.Keychain {
+	namespace, account := scope.Namespace, scope.ServiceAccount
+	if account == "" {
+		account = c.ServiceAccount
+	}
 	now := c.now()
 	c.mu.Lock()
-	cached, ok := c.byNS[namespace]
+	cached, ok := c.byNS[scope.key()]
 	c.mu.Unlock()
 	if ok && now.Before(cached.expires) {
 		return cached.keychain
@@ -110,7 +115,7 @@ func (c *Credentials) cluster(ctx context.Context, namespace string) authn.Keych
 			chain = append(chain, kc)
 		}
 	}
-	kc, err := kauth.New(ctx, c.client, kauth.Options{Namespace: namespace, ServiceAccountName: c.ServiceAccount})
+	kc, err := kauth.New(ctx, c.client, kauth.Options{Namespace: namespace, ServiceAccountName: account})
 	if err != nil {
 		c.report(namespace, err)
 	} else {
@@ -124,7 +129,7 @@ func (c *Credentials) cluster(ctx context.Context, namespace string) authn.Keych
 	if len(c.byNS) > 1024 {
 		c.byNS = map[string]cachedKeychain{}
 	}
-	c.byNS[namespace] = cachedKeychain{keychain: keychain, expires: now.Add(c.ttl)}
+	c.byNS[scope.key()] = cachedKeychain{keychain: keychain, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
 	return keychain
 }

@@ -63,6 +63,16 @@ type Facts struct {
 	HasConfig  bool
 }
 
+// Scope is whose credentials a lookup uses: the build pod's namespace
+// and service account ("" for the service's default), as the kubelet
+// would pull the pod's images with them.
+type Scope struct {
+	Namespace      string
+	ServiceAccount string
+}
+
+func (s Scope) key() string { return s.Namespace + "\x00" + s.ServiceAccount }
+
 // Query is one lookup: a reference as the pod will pull it.
 type Query struct {
 	Ref      string
@@ -82,9 +92,9 @@ type Answer struct {
 
 // Options configure a Resolver. Zero values take the defaults noted.
 type Options struct {
-	// Keychains gives the credentials for a build namespace; nil asks
+	// Keychains gives the credentials of a build's scope; nil asks
 	// anonymously.
-	Keychains func(ctx context.Context, namespace string) authn.Keychain
+	Keychains func(ctx context.Context, scope Scope) authn.Keychain
 	// Allow, when not empty, lists the only registry hosts asked, as
 	// path.Match globs (*.aliyuncs.com); others are answered "not
 	// allowed" without a request. Configs name hosts: without a list,
@@ -184,13 +194,13 @@ func (r *Resolver) Calls() int {
 
 // ResolveAll answers every query, in order, in parallel under one
 // deadline (Options.Timeout, or ctx's if sooner). Credentials are those
-// of namespace.
-func (r *Resolver) ResolveAll(ctx context.Context, namespace string, queries []Query) []Answer {
+// of scope.
+func (r *Resolver) ResolveAll(ctx context.Context, scope Scope, queries []Query) []Answer {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	var keychain authn.Keychain = authn.NewMultiKeychain()
 	if r.opts.Keychains != nil {
-		keychain = r.opts.Keychains(ctx, namespace)
+		keychain = r.opts.Keychains(ctx, scope)
 	}
 	keychain = secureOnly{keychain, r}
 	answers := make([]Answer, len(queries))
@@ -200,7 +210,7 @@ func (r *Resolver) ResolveAll(ctx context.Context, namespace string, queries []Q
 		// What the caches know is answered first, whatever the deadline
 		// or the slots: the same build converted twice must not differ
 		// because a lookup of another image hung.
-		if a, ok := r.fromCache(namespace, q); ok {
+		if a, ok := r.fromCache(scope, q); ok {
 			answers[i] = a
 			continue
 		}
@@ -214,7 +224,7 @@ func (r *Resolver) ResolveAll(ctx context.Context, namespace string, queries []Q
 				answers[i] = r.failed(q, ctx.Err())
 				return
 			}
-			answers[i] = r.resolve(ctx, keychain, namespace, q)
+			answers[i] = r.resolve(ctx, keychain, scope, q)
 		}()
 	}
 	wg.Wait()
@@ -241,9 +251,9 @@ func (r *Resolver) parse(s string) (name.Reference, error) {
 }
 
 // fromCache answers q without the network when it can: a reference
-// that cannot be asked, a digest whose facts this namespace has read, a
+// that cannot be asked, a digest whose facts this scope has read, a
 // tag it resolved within the TTL, or a failure remembered.
-func (r *Resolver) fromCache(namespace string, q Query) (Answer, bool) {
+func (r *Resolver) fromCache(scope Scope, q Query) (Answer, bool) {
 	ref, err := r.parse(q.Ref)
 	if err != nil {
 		return Answer{Query: q, Err: fmt.Errorf("not an image reference: %w", err)}, true
@@ -257,13 +267,13 @@ func (r *Resolver) fromCache(namespace string, q Query) (Answer, bool) {
 	digest := ""
 	if d, ok := ref.(name.Digest); ok {
 		digest = d.DigestStr()
-	} else if v, ok := r.tags.Get(tagKey(namespace, ref)); ok {
+	} else if v, ok := r.tags.Get(tagKey(scope, ref)); ok {
 		if e := v.(tagEntry); now.Before(e.expires) {
 			digest = e.digest
 		}
 	}
 	if digest != "" {
-		if v, ok := r.facts.Get(factsKey(namespace, ref, digest, q.Platform)); ok {
+		if v, ok := r.facts.Get(factsKey(scope, ref, digest, q.Platform)); ok {
 			answer.Facts = v.(Facts)
 			if !answer.HasConfig {
 				answer.Err = explained{fmt.Sprintf("no %s image in its index", q.Platform)}
@@ -271,7 +281,7 @@ func (r *Resolver) fromCache(namespace string, q Query) (Answer, bool) {
 			return answer, true
 		}
 	}
-	if v, ok := r.failures.Get(failKey(namespace, q)); ok {
+	if v, ok := r.failures.Get(failKey(scope, q)); ok {
 		if f := v.(failure); now.Before(f.expires) {
 			answer.Err = f.err
 			return answer, true
@@ -280,25 +290,25 @@ func (r *Resolver) fromCache(namespace string, q Query) (Answer, bool) {
 	return answer, false
 }
 
-// failKey is per namespace: credentials differ by namespace, and one
-// namespace's 401 says nothing of another's.
-func failKey(namespace string, q Query) string { return namespace + "\x00" + queryKey(q) }
+// failKey is per scope: credentials differ by namespace and service
+// account, and one scope's 401 says nothing of another's.
+func failKey(scope Scope, q Query) string { return scope.key() + "\x00" + queryKey(q) }
 
-func (r *Resolver) resolve(ctx context.Context, keychain authn.Keychain, namespace string, q Query) Answer {
-	if a, ok := r.fromCache(namespace, q); ok {
+func (r *Resolver) resolve(ctx context.Context, keychain authn.Keychain, scope Scope, q Query) Answer {
+	if a, ok := r.fromCache(scope, q); ok {
 		return a
 	}
 	ref, _ := r.parse(q.Ref) // fromCache answered the unparsable
 	answer := Answer{Query: q, Registry: ref.Context().RegistryStr()}
-	ch := r.group.DoChan(namespace+"\x00"+queryKey(q), func() (any, error) {
+	ch := r.group.DoChan(scope.key()+"\x00"+queryKey(q), func() (any, error) {
 		// Detached from the first caller's deadline, so that callers
 		// joining later are not failed by its cancellation; bounded by
 		// the same timeout.
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.Timeout)
 		defer cancel()
-		facts, err := r.fetch(callCtx, keychain, namespace, ref, q.Platform)
+		facts, err := r.fetch(callCtx, keychain, scope, ref, q.Platform)
 		if err != nil && facts.Digest == "" {
-			r.failures.Add(failKey(namespace, q), failure{err: r.explain(err), expires: r.opts.Now().Add(r.opts.FailureTTL)})
+			r.failures.Add(failKey(scope, q), failure{err: r.explain(err), expires: r.opts.Now().Add(r.opts.FailureTTL)})
 		}
 		return facts, err
 	})
@@ -319,10 +329,10 @@ func (r *Resolver) resolve(ctx context.Context, keychain authn.Keychain, namespa
 const maxConfigBytes = 1 << 20
 
 // fetch asks the registry: what the reference points to (HEAD, which
-// Docker Hub does not count as a pull), then, unless this namespace has
+// Docker Hub does not count as a pull), then, unless this scope has
 // read that digest's facts already, the manifest by digest and the
 // config of the platform's image.
-func (r *Resolver) fetch(ctx context.Context, keychain authn.Keychain, namespace string, ref name.Reference, platform Platform) (Facts, error) {
+func (r *Resolver) fetch(ctx context.Context, keychain authn.Keychain, scope Scope, ref name.Reference, platform Platform) (Facts, error) {
 	r.mu.Lock()
 	r.calls++
 	r.mu.Unlock()
@@ -354,9 +364,9 @@ func (r *Resolver) fetch(ctx context.Context, keychain authn.Keychain, namespace
 	}
 	facts := Facts{Digest: digest}
 	if _, byTag := ref.(name.Tag); byTag {
-		r.tags.Add(tagKey(namespace, ref), tagEntry{digest: digest, expires: r.opts.Now().Add(r.opts.TagTTL)})
+		r.tags.Add(tagKey(scope, ref), tagEntry{digest: digest, expires: r.opts.Now().Add(r.opts.TagTTL)})
 	}
-	key := factsKey(namespace, ref, digest, platform)
+	key := factsKey(scope, ref, digest, platform)
 	if v, ok := r.facts.Get(key); ok {
 		return v.(Facts), nil
 	}
@@ -411,8 +421,8 @@ func (r *Resolver) allowed(host string) bool {
 	return false
 }
 
-// tagKey is per namespace: what a tag points to is only told to
-// namespaces whose credentials the registry accepted.
+// tagKey is per scope: what a tag points to is only told to scopes
+// whose credentials the registry accepted.
 
 // secureOnly gives no credentials to a host go-containerregistry would
 // reach over plain HTTP (private addresses) unless the operator listed
@@ -443,12 +453,12 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func tagKey(namespace string, ref name.Reference) string { return namespace + "\x00" + ref.Name() }
+func tagKey(scope Scope, ref name.Reference) string { return scope.key() + "\x00" + ref.Name() }
 
-// factsKey is per namespace too: a namespace that may not pull an image
-// must not learn what it runs by writing its digest.
-func factsKey(namespace string, ref name.Reference, digest string, p Platform) string {
-	return namespace + "\x00" + ref.Context().Name() + "@" + digest + " " + p.String()
+// factsKey is per scope too: a scope that may not pull an image must
+// not learn what it runs by writing its digest.
+func factsKey(scope Scope, ref name.Reference, digest string, p Platform) string {
+	return scope.key() + "\x00" + ref.Context().Name() + "@" + digest + " " + p.String()
 }
 
 func queryKey(q Query) string { return q.Ref + " " + q.Platform.String() }

@@ -41,13 +41,13 @@ func resolver(t *testing.T, file string, opts registry.Options) *registry.Resolv
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Keychains = func(ctx context.Context, ns string) authn.Keychain { return creds.For(ctx, ns) }
+	opts.Keychains = creds.For
 	return registry.New(opts)
 }
 
 func resolveOne(t *testing.T, r *registry.Resolver, ref string, p registry.Platform) registry.Answer {
 	t.Helper()
-	return r.ResolveAll(context.Background(), "default", []registry.Query{{Ref: ref, Platform: p}})[0]
+	return r.ResolveAll(context.Background(), registry.Scope{Namespace: "default"}, []registry.Query{{Ref: ref, Platform: p}})[0]
 }
 
 func TestResolve(t *testing.T) {
@@ -232,6 +232,11 @@ func TestClusterCredentials(t *testing.T) {
 		secret("builds", "acr"),
 		// Another namespace only has the operator-named pull secret.
 		secret("team", "registry-pull"),
+		// A third: the default service account has nothing, the
+		// pipeline's own (service_account_name: builder) has the secret.
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "default"}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "builder"}, ImagePullSecrets: []corev1.LocalObjectReference{{Name: "builder-acr"}}},
+		secret("apps", "builder-acr"),
 	)
 	creds, err := registry.NewCredentials("", client, []string{"registry-pull"})
 	if err != nil {
@@ -239,19 +244,21 @@ func TestClusterCredentials(t *testing.T) {
 	}
 	r := registry.New(registry.Options{Keychains: creds.For})
 	for _, tc := range []struct {
-		namespace string
-		err       string
+		namespace, account string
+		err                string
 	}{
-		{"builds", ""},
-		{"team", ""},
-		{"elsewhere", "401 unauthorized (UNAUTHORIZED)"},
+		{"builds", "", ""},
+		{"team", "", ""},
+		{"elsewhere", "", "401 unauthorized (UNAUTHORIZED)"},
+		{"apps", "", "401 unauthorized (UNAUTHORIZED)"},
+		{"apps", "builder", ""},
 	} {
-		a := r.ResolveAll(context.Background(), tc.namespace, []registry.Query{{Ref: reg.Host + "/a/b:1", Platform: registry.DefaultPlatform}})[0]
+		a := r.ResolveAll(context.Background(), registry.Scope{Namespace: tc.namespace, ServiceAccount: tc.account}, []registry.Query{{Ref: reg.Host + "/a/b:1", Platform: registry.DefaultPlatform}})[0]
 		switch {
 		case tc.err == "" && (a.Err != nil || a.Digest != digest):
-			t.Errorf("%s: digest %q err %v, want %s", tc.namespace, a.Digest, a.Err, digest)
+			t.Errorf("%s/%s: digest %q err %v, want %s", tc.namespace, tc.account, a.Digest, a.Err, digest)
 		case tc.err != "" && (a.Err == nil || a.Err.Error() != tc.err):
-			t.Errorf("%s: err %v, want %q", tc.namespace, a.Err, tc.err)
+			t.Errorf("%s/%s: err %v, want %q", tc.namespace, tc.account, a.Err, tc.err)
 		}
 	}
 }
@@ -301,17 +308,17 @@ func TestCachedAnswersNeverWait(t *testing.T) {
 	hung.SetMode(registrytest.Hang)
 	r := resolver(t, "", registry.Options{Parallel: 1, Timeout: 300 * time.Millisecond})
 	cached := registry.Query{Ref: reg.Host + "/a/b:1", Platform: registry.DefaultPlatform}
-	if a := r.ResolveAll(context.Background(), "ns", []registry.Query{cached})[0]; a.Digest != digest {
+	if a := r.ResolveAll(context.Background(), registry.Scope{Namespace: "ns"}, []registry.Query{cached})[0]; a.Digest != digest {
 		t.Fatalf("first lookup: %v", a.Err)
 	}
 	expired, cancel := context.WithCancel(context.Background())
 	cancel()
 	for range 50 {
-		if a := r.ResolveAll(expired, "ns", []registry.Query{cached})[0]; a.Digest != digest || a.Err != nil {
+		if a := r.ResolveAll(expired, registry.Scope{Namespace: "ns"}, []registry.Query{cached})[0]; a.Digest != digest || a.Err != nil {
 			t.Fatalf("an expired deadline hid a cached answer: %v", a.Err)
 		}
 	}
-	answers := r.ResolveAll(context.Background(), "ns", []registry.Query{{Ref: hung.Host + "/x/y:1", Platform: registry.DefaultPlatform}, cached})
+	answers := r.ResolveAll(context.Background(), registry.Scope{Namespace: "ns"}, []registry.Query{{Ref: hung.Host + "/x/y:1", Platform: registry.DefaultPlatform}, cached})
 	if answers[0].Err == nil || answers[1].Digest != digest || answers[1].Err != nil {
 		t.Errorf("with the only slot held by a hung registry: %+v", answers)
 	}
@@ -328,17 +335,17 @@ func TestFactsStayInTheirNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := registry.New(registry.Options{Keychains: func(ctx context.Context, ns string) authn.Keychain {
-		if ns == "team-a" {
-			return creds.For(ctx, ns)
+	r := registry.New(registry.Options{Keychains: func(ctx context.Context, scope registry.Scope) authn.Keychain {
+		if scope.Namespace == "team-a" {
+			return creds.For(ctx, scope)
 		}
 		return authn.NewMultiKeychain()
 	}})
 	ref := reg.Host + "/a/b@" + digest
-	if a := r.ResolveAll(context.Background(), "team-a", []registry.Query{{Ref: ref, Platform: registry.DefaultPlatform}})[0]; a.Err != nil || !slices.Equal(a.Entrypoint, []string{"/secret-tool"}) {
+	if a := r.ResolveAll(context.Background(), registry.Scope{Namespace: "team-a"}, []registry.Query{{Ref: ref, Platform: registry.DefaultPlatform}})[0]; a.Err != nil || !slices.Equal(a.Entrypoint, []string{"/secret-tool"}) {
 		t.Fatalf("team-a: %+v", a)
 	}
-	a := r.ResolveAll(context.Background(), "team-b", []registry.Query{{Ref: ref, Platform: registry.DefaultPlatform}})[0]
+	a := r.ResolveAll(context.Background(), registry.Scope{Namespace: "team-b"}, []registry.Query{{Ref: ref, Platform: registry.DefaultPlatform}})[0]
 	if a.Err == nil || a.Entrypoint != nil {
 		t.Errorf("team-b learned %q without credentials (err %v)", a.Entrypoint, a.Err)
 	}
