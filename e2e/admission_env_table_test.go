@@ -70,18 +70,7 @@ func TestAdmissionEnvTable(t *testing.T) {
 	if len(shells) == 0 {
 		t.Skip("none of dash, bash, busybox installed")
 	}
-	cfg := config.Default()
-	cfg.Webhook.RecordEntrypoints = true
-	yml := "kind: pipeline\ntype: kubernetes\nname: table\nsteps:\n- name: test\n  image: alpine:3.20\n  commands: [\"true\"]\n- name: notify\n  image: plugins/slack:1.4.1\n  settings: {webhook: x}\n"
-	result, err := plugin.NewConverter(cfg).Convert(plugin.Input{Config: []byte(yml), Repo: "octo/hello-world", OptInAll: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := runnertest.Compile(result.Config, runnertest.Options{})
-	if err != nil || len(results) != 1 {
-		t.Fatalf("compile: %v", err)
-	}
-	res := results[0]
+	res := compileOne(t, "kind: pipeline\ntype: kubernetes\nname: table\nsteps:\n- name: test\n  image: alpine:3.20\n  commands: [\"true\"]\n- name: notify\n  image: plugins/slack:1.4.1\n  settings: {webhook: x}\n")
 	pod := res.Pod.DeepCopy()
 	for i := range pod.Spec.Containers {
 		if stepName(pod.Spec.Containers[i]) == "test" || stepName(pod.Spec.Containers[i]) == "notify" {
@@ -211,18 +200,7 @@ func buildStaticLoader(t *testing.T) string {
 // shell loader, under dash, bash started as sh and busybox ash). A
 // service with a shell within the budget is left as it is.
 func TestAdmissionLiveStatus(t *testing.T) {
-	cfg := config.Default()
-	cfg.Webhook.RecordEntrypoints = true
-	yml := "kind: pipeline\ntype: kubernetes\nname: status\nsteps:\n- name: test\n  image: alpine:3.20\n  commands: [\"false\"]\n- name: notify\n  image: plugins/slack:1.4.1\n  settings: {webhook: x}\n  when: {status: [success, failure]}\nservices:\n- name: cache\n  image: redis:7\n"
-	result, err := plugin.NewConverter(cfg).Convert(plugin.Input{Config: []byte(yml), Repo: "octo/hello-world", OptInAll: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := runnertest.Compile(result.Config, runnertest.Options{})
-	if err != nil || len(results) != 1 {
-		t.Fatalf("compile: %v", err)
-	}
-	res := results[0]
+	res := compileOne(t, "kind: pipeline\ntype: kubernetes\nname: status\nsteps:\n- name: test\n  image: alpine:3.20\n  commands: [\"false\"]\n- name: notify\n  image: plugins/slack:1.4.1\n  settings: {webhook: x}\n  when: {status: [success, failure]}\nservices:\n- name: cache\n  image: redis:7\n")
 	loader := buildStaticLoader(t)
 	standin := filepath.Join(t.TempDir(), "plugin")
 	build := exec.Command("go", "build", "-o", standin, "../cmd/eci-env-loader/internal/godotenvplugin")
@@ -330,4 +308,21 @@ func TestAdmissionLiveStatus(t *testing.T) {
 			}
 		}
 	}
+}
+
+// compileOne converts a one-pipeline config with entrypoints recorded
+// and compiles it with drone-runner-kube for a push.
+func compileOne(t *testing.T, yml string) runnertest.Result {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Webhook.RecordEntrypoints = true
+	result, err := plugin.NewConverter(cfg).Convert(plugin.Input{Config: []byte(yml), Repo: "octo/hello-world", OptInAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := runnertest.Compile(result.Config, runnertest.Options{})
+	if err != nil || len(results) != 1 {
+		t.Fatalf("compile: %v", err)
+	}
+	return results[0]
 }

@@ -168,6 +168,8 @@ func (im Images) container(p *Pipeline, list string, i int) error {
 type planned struct {
 	ref  string
 	done []string
+	// tag is the tag pulled ("" for none, which means latest).
+	tag string
 	// floating: no tag or latest, no digest, and no pin gave one.
 	floating bool
 	why      string
@@ -208,7 +210,7 @@ func (im Images) plan(image string) (planned, error) {
 	if digest != "" {
 		pl.ref += "@" + digest
 	}
-	pl.digest = digest != ""
+	pl.tag, pl.digest = tag, digest != ""
 	return pl, nil
 }
 
@@ -240,7 +242,7 @@ func (im Images) rewrite(p *Pipeline, image string) (newImage string, done []str
 	unresolved := ""
 	if im.pinsDigest(pl) {
 		if facts, ok := p.registryFacts(pl.ref); ok && facts.Digest != "" {
-			if pl.floating && !strings.Contains(pl.ref[strings.LastIndex(pl.ref, "/")+1:], ":") {
+			if pl.tag == "" {
 				// The tag is kept for people to read: this is what
 				// latest was when the build was converted.
 				out += ":latest"

@@ -295,6 +295,8 @@ func (r *Resolver) fromCache(scope Scope, q Query) (Answer, bool) {
 func failKey(scope Scope, q Query) string { return scope.key() + "\x00" + queryKey(q) }
 
 func (r *Resolver) resolve(ctx context.Context, keychain authn.Keychain, scope Scope, q Query) Answer {
+	// Again: while this query waited for a slot, another lookup of the
+	// same image may have filled the caches.
 	if a, ok := r.fromCache(scope, q); ok {
 		return a
 	}
