@@ -111,6 +111,10 @@ type Config struct {
 	// ShutdownGrace is how long, after the drain, in-flight requests may
 	// take to finish; at least ConvertTimeout, so none is cut off.
 	ShutdownGrace time.Duration `envconfig:"DRONE_ECI_SHUTDOWN_GRACE"`
+	// Namespace is the one the service runs in, where its Leases (and
+	// the webhook's certificate Secret) live; empty: its service
+	// account's namespace.
+	Namespace string `envconfig:"DRONE_ECI_NAMESPACE"`
 
 	Sizing
 	Images
