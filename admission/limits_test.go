@@ -39,7 +39,7 @@ func reviewOf(t *testing.T, raw []byte) []byte {
 // failurePolicy), and a readable review of an unreadable pod is allowed
 // with a warning.
 func TestUnreadableReviews(t *testing.T) {
-	h := Handler(testOptions(), DefaultLimits(), quietLog())
+	h := Handler(testOptions(), DefaultLimits(), nil, quietLog())
 	tests := []struct {
 		name   string
 		body   []byte
@@ -101,7 +101,7 @@ func TestReviewLimits(t *testing.T) {
 		{"memory", Limits{MaxConcurrent: 8, MemoryBudget: ReviewWorkingSet(int64(len(body))), QueueTimeout: 50 * time.Millisecond}, "memory budget"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := Handler(testOptions(), tc.limits, quietLog())
+			h := Handler(testOptions(), tc.limits, nil, quietLog())
 			held := &blockingBody{release: make(chan struct{}), r: bytes.NewReader(body)}
 			first := httptest.NewRequest(http.MethodPost, "/mutate", held)
 			first.ContentLength = int64(len(body))

@@ -69,7 +69,7 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := &http.Server{Handler: Handler(testOptions(), DefaultLimits(), log), TLSConfig: &tls.Config{GetCertificate: certs.GetCertificate}}
+	server := &http.Server{Handler: Handler(testOptions(), DefaultLimits(), nil, log), TLSConfig: &tls.Config{GetCertificate: certs.GetCertificate}}
 	go func() { _ = server.ServeTLS(ln, "", "") }()
 	defer server.Close()
 	srv := struct{ URL string }{"https://" + ln.Addr().String()}

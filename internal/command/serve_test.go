@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drone-convert-eci/drone-convert-eci/admission"
@@ -138,7 +139,7 @@ func TestWebhookReadinessCheck(t *testing.T) {
 	cfg.Webhook.TLSCert, cfg.Webhook.TLSKey = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	log := logrus.New()
 	log.Out = io.Discard
-	hook, err := newWebhook(cfg, admission.DefaultLimits(), log)
+	hook, err := newWebhook(cfg, admission.DefaultLimits(), prometheus.NewRegistry(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
