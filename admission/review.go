@@ -68,6 +68,10 @@ func Review(req *admissionv1.AdmissionRequest, o Options) (*admissionv1.Admissio
 	if len(patch) > 0 {
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.Patch, resp.PatchType = patch, &pt
+	}
+	// A pod whose containers over the budget were all kept still gets
+	// the report annotation: patched, but not mutated.
+	if len(patch) > 0 && r.Changed() {
 		r.Outcome = metrics.ReviewMutated
 	}
 	return resp, r

@@ -10,10 +10,12 @@ import (
 // Review outcomes: every review the webhook answers 200 is counted under
 // exactly one.
 const (
-	// ReviewMutated: the pod was patched.
+	// ReviewMutated: a container of the pod was changed.
 	ReviewMutated = "mutated"
-	// ReviewUnchanged: the webhook's pod, answered without a patch (every
-	// container within the budget, or none it could change).
+	// ReviewUnchanged: the webhook's pod, no container changed: every
+	// one within the budget, or those over it kept as they are (counted
+	// in containers_over_budget_total; the pod gets only the report
+	// annotation).
 	ReviewUnchanged = "unchanged"
 	// ReviewSkipped: not the webhook's pod (no io.drone label, another
 	// node, already mutated) or not a pod creation.
