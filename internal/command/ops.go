@@ -17,8 +17,8 @@ import (
 // wraps it in its Readiness. They are the paths serve answers on the
 // same port, so probes and a ServiceMonitor are the same whichever
 // command runs, and Prometheus scrapes without the webhook's CA.
-func newOpsServer(bind string, metrics prometheus.Gatherer) (lifecycle.Server, error) {
-	scrape := promhttp.HandlerFor(metrics, promhttp.HandlerOpts{})
+func newOpsServer(bind string, gatherer prometheus.Gatherer) (lifecycle.Server, error) {
+	scrape := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			http.Error(w, "GET /healthz, /readyz or /metrics", http.StatusMethodNotAllowed)
