@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drone-convert-eci/drone-convert-eci/admission"
@@ -106,15 +107,18 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func writeCert(t *testing.T, dir string) {
+// writeCert writes a self-signed pair for 127.0.0.1 valid for an hour
+// and returns its NotAfter.
+func writeCert(t *testing.T, dir string) time.Time {
 	t.Helper()
+	notAfter := time.Now().Add(time.Hour)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "webhook"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter,
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -127,6 +131,7 @@ func writeCert(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
+	return notAfter
 }
 
 // The webhook's readiness check fails when its listener is gone.
@@ -138,7 +143,7 @@ func TestWebhookReadinessCheck(t *testing.T) {
 	cfg.Webhook.TLSCert, cfg.Webhook.TLSKey = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	log := logrus.New()
 	log.Out = io.Discard
-	hook, err := newWebhook(cfg, admission.DefaultLimits(), log)
+	hook, err := newWebhook(cfg, admission.DefaultLimits(), prometheus.NewRegistry(), log)
 	if err != nil {
 		t.Fatal(err)
 	}

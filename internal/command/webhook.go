@@ -22,11 +22,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drone-convert-eci/drone-convert-eci/admission"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/lifecycle"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 )
 
 // admissionOptions are the webhook's options from validated settings.
@@ -41,22 +43,32 @@ func admissionOptions(cfg config.Config) admission.Options {
 	return o
 }
 
-// webhook serves the mutating admission webhook over HTTPS.
+// webhook serves the mutating admission webhook over HTTPS, and its
+// health and metrics over plain HTTP on DRONE_BIND (newOpsServer).
 func webhook(args []string, stderr io.Writer) int {
 	cfg, log, ok := loadSettings("webhook", args, stderr)
 	if !ok {
 		return exitUsage
 	}
-	hook, err := newWebhook(cfg, admission.DefaultLimits(), log)
+	registry := processRegistry()
+	hook, err := newWebhook(cfg, admission.DefaultLimits(), registry, log)
 	if err != nil {
 		log.Error(err)
 		return exitUsage
 	}
-	ready := lifecycle.NewReadiness()
+	ops, err := newOpsServer(cfg.Bind, registry)
+	if err != nil {
+		hook.Listener.Close()
+		log.Error(err)
+		return exitRefused
+	}
+	ready := lifecycle.NewReadiness(webhookAnswers(hook.Listener.Addr()))
 	hook.HTTP.Handler = ready.Handler(hook.HTTP.Handler)
+	ops.HTTP.Handler = ready.Handler(ops.HTTP.Handler)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := lifecycle.Run(ctx, log, ready, cfg.ShutdownDrain, cfg.ShutdownGrace, hook); err != nil {
+	log.Infof("drone-convert-eci webhook health and metrics on %s (plain HTTP)", cfg.Bind)
+	if err := lifecycle.Run(ctx, log, ready, cfg.ShutdownDrain, cfg.ShutdownGrace, hook, ops); err != nil {
 		log.WithError(err).Error("webhook stopped")
 		return exitRefused
 	}
@@ -64,15 +76,16 @@ func webhook(args []string, stderr io.Writer) int {
 }
 
 // newWebhook makes the HTTPS admission webhook's listener and server (the
-// webhook subcommand, and serve with DRONE_ECI_WEBHOOK_ENABLED).
-func newWebhook(cfg config.Config, limits admission.Limits, log *logrus.Logger) (lifecycle.Server, error) {
+// webhook subcommand, and serve with DRONE_ECI_WEBHOOK_ENABLED), its
+// metrics registered on reg.
+func newWebhook(cfg config.Config, limits admission.Limits, reg prometheus.Registerer, log *logrus.Logger) (lifecycle.Server, error) {
 	certs := &admission.CertReloader{CertFile: cfg.Webhook.TLSCert, KeyFile: cfg.Webhook.TLSKey, Interval: 10 * time.Second, Log: log}
 	if err := certs.Load(); err != nil {
 		return lifecycle.Server{}, fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_CERT / DRONE_ECI_WEBHOOK_TLS_KEY: %w", err)
 	}
 	o := admissionOptions(cfg)
 	srv := &http.Server{
-		Handler:           admission.Handler(o, limits, log),
+		Handler:           admission.Handler(o, limits, metrics.NewWebhook(reg, certs.NotAfter), log),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
