@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
@@ -40,31 +42,14 @@ type Election struct {
 
 // Run campaigns for the Lease until ctx is done. Whenever this replica
 // holds it, lead runs with a context that is cancelled when the Lease is
-// lost; lead should return then. After a loss it campaigns again.
+// lost or ctx is done; lead should return then. The Lease is released
+// only after lead has returned, so no two replicas' lead ever overlap
+// through a release (client-go's own ReleaseOnCancel releases while the
+// lead callback, which it starts in a goroutine, may still be running).
+// After a loss it campaigns again.
 func (e Election) Run(ctx context.Context, lead func(context.Context)) error {
-	cfg, err := e.config(lead)
-	if err != nil {
-		return err
-	}
-	for ctx.Err() == nil {
-		elector, err := leaderelection.NewLeaderElector(cfg)
-		if err != nil {
-			return fmt.Errorf("lease %s/%s: %w", e.Namespace, e.Lease, err)
-		}
-		elector.Run(ctx)
-		// Lost (or ctx done): wait a retry period so a flapping API
-		// server is not hammered, then campaign again.
-		select {
-		case <-ctx.Done():
-		case <-time.After(cfg.RetryPeriod):
-		}
-	}
-	return nil
-}
-
-func (e Election) config(lead func(context.Context)) (leaderelection.LeaderElectionConfig, error) {
 	if e.Client == nil || e.Namespace == "" || e.Lease == "" {
-		return leaderelection.LeaderElectionConfig{}, fmt.Errorf("leader election needs a client, a namespace and a Lease name (got namespace %q, lease %q)", e.Namespace, e.Lease)
+		return fmt.Errorf("leader election needs a client, a namespace and a Lease name (got namespace %q, lease %q)", e.Namespace, e.Lease)
 	}
 	id := e.Identity
 	if id == "" {
@@ -76,26 +61,100 @@ func (e Election) config(lead func(context.Context)) (leaderelection.LeaderElect
 		log = logrus.StandardLogger()
 	}
 	log = log.WithFields(logrus.Fields{"lease": e.Namespace + "/" + e.Lease, "identity": id})
-	lock := &resourcelock.LeaseLock{
-		Client:     e.Client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
-	lock.LeaseMeta.Namespace, lock.LeaseMeta.Name = e.Namespace, e.Lease
-	return leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		LeaseDuration:   orDefault(e.LeaseDuration, 15*time.Second),
-		RenewDeadline:   orDefault(e.RenewDeadline, 10*time.Second),
-		RetryPeriod:     orDefault(e.RetryPeriod, 2*time.Second),
-		ReleaseOnCancel: true,
-		Name:            e.Lease,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
-				log.Info("holding the Lease")
-				lead(ctx)
+	for ctx.Err() == nil {
+		lock := &resourcelock.LeaseLock{
+			Client:     e.Client.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		}
+		lock.LeaseMeta.Namespace, lock.LeaseMeta.Name = e.Namespace, e.Lease
+		term := &term{lead: lead}
+		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock:          lock,
+			LeaseDuration: orDefault(e.LeaseDuration, 15*time.Second),
+			RenewDeadline: orDefault(e.RenewDeadline, 10*time.Second),
+			RetryPeriod:   orDefault(e.RetryPeriod, 2*time.Second),
+			Name:          e.Lease,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) {
+					log.Info("holding the Lease")
+					term.run(ctx)
+				},
+				OnStoppedLeading: func() {},
 			},
-			OnStoppedLeading: func() { log.Info("Lease released or lost") },
-		},
-	}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("lease %s/%s: %w", e.Namespace, e.Lease, err)
+		}
+		elector.Run(ctx)
+		if term.end() {
+			e.release(lock, id, log)
+		}
+		// Lost (or ctx done): wait a retry period so a flapping API
+		// server is not hammered, then campaign again.
+		select {
+		case <-ctx.Done():
+		case <-time.After(orDefault(e.RetryPeriod, 2*time.Second)):
+		}
+	}
+	return nil
+}
+
+// term is one turn at leading: client-go starts the callback in a
+// goroutine it does not wait for, so end waits for it.
+type term struct {
+	lead    func(context.Context)
+	mu      sync.Mutex
+	ended   bool
+	started bool
+	running sync.WaitGroup
+}
+
+func (t *term) run(ctx context.Context) {
+	t.mu.Lock()
+	if t.ended {
+		t.mu.Unlock()
+		return
+	}
+	t.started = true
+	t.running.Add(1)
+	t.mu.Unlock()
+	defer t.running.Done()
+	t.lead(ctx)
+}
+
+// end waits for a running lead to return and says whether this replica
+// led in this term.
+func (t *term) end() bool {
+	t.mu.Lock()
+	t.ended = true
+	started := t.started
+	t.mu.Unlock()
+	t.running.Wait()
+	return started
+}
+
+// release gives the Lease up if this replica still holds it, as
+// client-go's ReleaseOnCancel would, so the next replica need not wait
+// for it to expire.
+func (e Election) release(lock *resourcelock.LeaseLock, id string, log logrus.FieldLogger) {
+	ctx, cancel := context.WithTimeout(context.Background(), orDefault(e.RenewDeadline, 10*time.Second))
+	defer cancel()
+	record, _, err := lock.Get(ctx)
+	if err != nil || record.HolderIdentity != id {
+		log.Info("Lease lost")
+		return
+	}
+	now := metav1.NewTime(time.Now())
+	if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{
+		LeaderTransitions:    record.LeaderTransitions,
+		LeaseDurationSeconds: 1,
+		RenewTime:            now,
+		AcquireTime:          now,
+	}); err != nil {
+		log.WithError(err).Warn("releasing the Lease; the next replica takes it when it expires")
+		return
+	}
+	log.Info("Lease released")
 }
 
 func orDefault(d, def time.Duration) time.Duration {

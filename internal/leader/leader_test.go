@@ -42,6 +42,9 @@ func TestOneLeaderAtATime(t *testing.T) {
 				terms.Add(1)
 				tookOver <- id
 				<-lead.Done()
+				// A lead that takes its time to wind down: the Lease
+				// must not pass on before it returns.
+				time.Sleep(150 * time.Millisecond)
 				leading.Add(-1)
 			})
 			if err != nil {
