@@ -219,6 +219,17 @@ func (c *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	return c.cert, nil
 }
 
+// NotAfter is when the loaded certificate expires; zero before one is
+// loaded.
+func (c *CertReloader) NotAfter() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cert == nil || c.cert.Leaf == nil {
+		return time.Time{}
+	}
+	return c.cert.Leaf.NotAfter
+}
+
 func fileStamp(paths ...string) (string, error) {
 	var b bytes.Buffer
 	for _, p := range paths {
