@@ -166,8 +166,8 @@ func TestSelfManagedWebhookTLS(t *testing.T) {
 	client := fake.NewSimpleClientset(
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "drone", Name: "dce-webhook-tls"},
-			Type:       corev1.SecretTypeTLS,
-			Data:       map[string][]byte{corev1.TLSCertKey: {}, corev1.TLSPrivateKeyKey: {}},
+			// As the chart renders it: Opaque, no data.
+			Type: corev1.SecretTypeOpaque,
 		},
 		&admissionregistrationv1.MutatingWebhookConfiguration{
 			ObjectMeta: metav1.ObjectMeta{Name: "dce"},

@@ -27,7 +27,7 @@ type Webhook struct {
 	// TLSCert and TLSKey are PEM files, re-read when they change.
 	TLSCert string `envconfig:"DRONE_ECI_WEBHOOK_TLS_CERT"`
 	TLSKey  string `envconfig:"DRONE_ECI_WEBHOOK_TLS_KEY"`
-	// CertSecret is the self-managed mode's kubernetes.io/tls Secret in
+	// CertSecret is the self-managed mode's Secret (tls.crt, tls.key, ca.crt, ca.key) in
 	// DRONE_ECI_NAMESPACE; its name is also the Lease's that elects the
 	// one replica renewing it.
 	CertSecret string `envconfig:"DRONE_ECI_WEBHOOK_CERT_SECRET"`

@@ -1,6 +1,7 @@
 // Package webhookcert keeps the admission webhook's TLS without an
 // operator: a CA and a serving certificate for the webhook's Service in
-// one kubernetes.io/tls Secret, renewed well before they expire, and the
+// one Secret (keys tls.crt, tls.key, ca.crt as in a kubernetes.io/tls
+// Secret, plus ca.key), renewed well before they expire, and the
 // CA in the MutatingWebhookConfiguration's caBundle, as the certificate
 // controllers of Gatekeeper and Kyverno do.
 //
@@ -70,9 +71,12 @@ type Manager struct {
 	Client kubernetes.Interface
 	// Namespace holds the Secret and the webhook's Service.
 	Namespace string
-	// Secret is the kubernetes.io/tls Secret holding everything; it
-	// must exist (the chart renders it empty), since creating it would
-	// need create on every Secret of the namespace.
+	// Secret holds everything. It must exist, since creating it would
+	// need create on every Secret of the namespace: the chart renders
+	// it Opaque with no data, because Helm's three-way merge resets any
+	// key it renders (so an empty tls.crt would wipe the certificate on
+	// every upgrade) while it keeps keys it never rendered, and a
+	// kubernetes.io/tls Secret cannot be created without its keys.
 	Secret string
 	// WebhookConfiguration is the MutatingWebhookConfiguration whose
 	// every webhook entry gets the CA bundle.
@@ -210,7 +214,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 	secrets := m.Client.CoreV1().Secrets(m.Namespace)
 	s, err := secrets.Get(ctx, m.Secret, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("the webhook certificate Secret %s/%s does not exist: create it (type kubernetes.io/tls, empty tls.crt and tls.key; the chart renders it)", m.Namespace, m.Secret)
+		return fmt.Errorf("the webhook certificate Secret %s/%s does not exist: create it, empty (the chart renders it; the service fills it)", m.Namespace, m.Secret)
 	}
 	if err != nil {
 		return fmt.Errorf("reading the webhook certificate Secret %s/%s: %w", m.Namespace, m.Secret, err)

@@ -32,7 +32,7 @@ const (
 	testService   = "drone-convert-eci"
 )
 
-// cluster is what the chart renders: the empty kubernetes.io/tls Secret
+// cluster is what the chart renders: the empty Secret
 // and a webhook configuration with two webhooks and no caBundle.
 func cluster() []runtime.Object {
 	entry := func(name string) admissionregistrationv1.MutatingWebhook {
@@ -43,8 +43,8 @@ func cluster() []runtime.Object {
 	return []runtime.Object{
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: testSecret},
-			Type:       corev1.SecretTypeTLS,
-			Data:       map[string][]byte{corev1.TLSCertKey: {}, corev1.TLSPrivateKeyKey: {}},
+			// As the chart renders it: Opaque, no data.
+			Type: corev1.SecretTypeOpaque,
 		},
 		&admissionregistrationv1.MutatingWebhookConfiguration{
 			ObjectMeta: metav1.ObjectMeta{Name: testWebhook},
