@@ -237,6 +237,9 @@ func TestWebhookTLSCertManager(t *testing.T) {
 	if ca == nil || !ca.Spec.IsCA || issuers[ca.Spec.IssuerRef.Name] == nil || issuers[ca.Spec.IssuerRef.Name].Spec.SelfSigned == nil {
 		t.Fatalf("the CA Issuer's Secret %s comes from no self-signed CA Certificate", caIssuer.Spec.CA.SecretName)
 	}
+	if ca.Spec.PrivateKey.RotationPolicy != "Never" {
+		t.Errorf("CA key rotation policy %q: a renewed CA with a new key stops verifying the certificate pods serve until the kubelet updates their Secret", ca.Spec.PrivateKey.RotationPolicy)
+	}
 
 	// An operator's issuer replaces the chart's chain.
 	objs = manifests(t, mustRender(t, webhookOn+"  tls:\n    mode: cert-manager\n    certManager:\n      issuerRef: {name: cluster-ca, kind: ClusterIssuer, group: cert-manager.io}\n"))
