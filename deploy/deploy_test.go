@@ -538,7 +538,7 @@ func checkConsistent(t *testing.T, objs []object) {
 				t.Errorf("loader image %q, the chart's image %q", env["DRONE_ECI_WEBHOOK_LOADER_IMAGE"], c.Image)
 			}
 			if env["DRONE_ECI_WEBHOOK_TLS_MODE"] == config.TLSSelfManaged {
-				// From the API (webhookcert_test.go checks the RBAC).
+				// Read from the API (webhooktls_test.go checks its RBAC).
 				continue
 			}
 			for _, file := range []string{env["DRONE_ECI_WEBHOOK_TLS_CERT"], env["DRONE_ECI_WEBHOOK_TLS_KEY"]} {
