@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 )
@@ -375,4 +377,83 @@ func TestWebhookTLSSecretMode(t *testing.T) {
 			t.Errorf("webhook %s: caBundle %q, want webhook.caBundle", w.Name, w.ClientConfig.CABundle)
 		}
 	}
+}
+
+// TestUpgradeKeepsWhatTheServiceWrote runs `helm upgrade`'s own patch
+// (helm.sh/helm/v3/pkg/kube createPatch: a strategic three-way merge of
+// the previous release's object, the new one and the live one) over the
+// objects the service writes into with self-managed TLS: the data it
+// put in the Secret and the caBundle it put in the webhook configuration
+// survive an upgrade that renders the same objects. A Secret rendering
+// its keys, even empty, would be wiped: the control case.
+func TestUpgradeKeepsWhatTheServiceWrote(t *testing.T) {
+	objs := manifests(t, mustRender(t, webhookOn))
+	var secret *corev1.Secret
+	for _, s := range find[*corev1.Secret](objs) {
+		if s.Name == plainWebhookTLS {
+			secret = s
+		}
+	}
+	if secret == nil {
+		t.Fatal("no certificate Secret rendered")
+	}
+	written := map[string][]byte{"tls.crt": []byte("cert"), "tls.key": []byte("key"), "ca.crt": []byte("ca"), "ca.key": []byte("ca key")}
+
+	live := secret.DeepCopy()
+	live.Data = written
+	if got := upgrade(t, secret, secret, live, &corev1.Secret{}).(*corev1.Secret); !reflect.DeepEqual(got.Data, written) {
+		t.Errorf("after an upgrade the certificate Secret holds %v", got.Data)
+	}
+	withKeys := secret.DeepCopy()
+	withKeys.Data = map[string][]byte{"tls.crt": {}, "tls.key": {}}
+	live = withKeys.DeepCopy()
+	live.Data = written
+	if got := upgrade(t, withKeys, withKeys, live, &corev1.Secret{}).(*corev1.Secret); len(got.Data["tls.crt"]) != 0 {
+		t.Error("control: a Secret rendering empty keys kept the written certificate; the merge is not Helm's")
+	}
+
+	mwc := one[*admissionv1.MutatingWebhookConfiguration](t, objs)
+	liveMWC := mwc.DeepCopy()
+	for i := range liveMWC.Webhooks {
+		liveMWC.Webhooks[i].ClientConfig.CABundle = []byte("ca")
+	}
+	// The new chart version changes something else in the webhook.
+	next := mwc.DeepCopy()
+	next.Webhooks[0].TimeoutSeconds = ptrTo(int32(7))
+	got := upgrade(t, mwc, next, liveMWC, &admissionv1.MutatingWebhookConfiguration{}).(*admissionv1.MutatingWebhookConfiguration)
+	for _, w := range got.Webhooks {
+		if string(w.ClientConfig.CABundle) != "ca" || *w.TimeoutSeconds != 7 {
+			t.Errorf("after an upgrade webhook %s has caBundle %q, timeout %d", w.Name, w.ClientConfig.CABundle, *w.TimeoutSeconds)
+		}
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// upgrade applies Helm's upgrade patch from previous to next onto live.
+func upgrade(t *testing.T, previous, next, live, into runtime.Object) runtime.Object {
+	t.Helper()
+	enc := func(o runtime.Object) []byte {
+		b, err := json.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	meta, err := strategicpatch.NewPatchMetaFromStruct(into)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := strategicpatch.CreateThreeWayMergePatch(enc(previous), enc(next), enc(live), meta, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := strategicpatch.StrategicMergePatch(enc(live), patch, into)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(merged, into); err != nil {
+		t.Fatal(err)
+	}
+	return into
 }
