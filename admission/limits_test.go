@@ -10,10 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 )
 
 func quietLog() *logrus.Logger {
@@ -39,7 +43,7 @@ func reviewOf(t *testing.T, raw []byte) []byte {
 // failurePolicy), and a readable review of an unreadable pod is allowed
 // with a warning.
 func TestUnreadableReviews(t *testing.T) {
-	h := Handler(testOptions(), DefaultLimits(), quietLog())
+	h := Handler(testOptions(), DefaultLimits(), nil, quietLog())
 	tests := []struct {
 		name   string
 		body   []byte
@@ -96,12 +100,14 @@ func TestReviewLimits(t *testing.T) {
 		name   string
 		limits Limits
 		reason string
+		series string // the refusal's reason label
 	}{
-		{"concurrency", Limits{MaxConcurrent: 1, MemoryBudget: 1 << 30, QueueTimeout: 50 * time.Millisecond}, "reviews in flight"},
-		{"memory", Limits{MaxConcurrent: 8, MemoryBudget: ReviewWorkingSet(int64(len(body))), QueueTimeout: 50 * time.Millisecond}, "memory budget"},
+		{"concurrency", Limits{MaxConcurrent: 1, MemoryBudget: 1 << 30, QueueTimeout: 50 * time.Millisecond}, "reviews in flight", metrics.RefusedBusySlots},
+		{"memory", Limits{MaxConcurrent: 8, MemoryBudget: ReviewWorkingSet(int64(len(body))), QueueTimeout: 50 * time.Millisecond}, "memory budget", metrics.RefusedBusyMemory},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := Handler(testOptions(), tc.limits, quietLog())
+			m := metrics.NewWebhook(prometheus.NewRegistry(), func() time.Time { return time.Time{} })
+			h := Handler(testOptions(), tc.limits, m, quietLog())
 			held := &blockingBody{release: make(chan struct{}), r: bytes.NewReader(body)}
 			first := httptest.NewRequest(http.MethodPost, "/mutate", held)
 			first.ContentLength = int64(len(body))
@@ -123,6 +129,15 @@ func TestReviewLimits(t *testing.T) {
 			}
 			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), tc.reason) {
 				t.Errorf("second review: %d %q, want 503 with Retry-After naming %q", rec.Code, rec.Body.String(), tc.reason)
+			}
+			for _, reason := range []string{metrics.RefusedBusySlots, metrics.RefusedBusyMemory} {
+				want := 0.0
+				if reason == tc.series {
+					want = 1
+				}
+				if got := testutil.ToFloat64(m.Refusals.WithLabelValues("503", reason)); got != want {
+					t.Errorf("refusals{code=503,reason=%s} = %v, want %v", reason, got, want)
+				}
 			}
 			close(held.release)
 			if code := <-done; code != http.StatusOK {

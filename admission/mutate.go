@@ -205,6 +205,9 @@ type Report struct {
 	// of the service, not of the pod, so it is one line and one warning
 	// for the pod (StatusWarning) rather than a Problem per container.
 	NoLoader []string `json:"noLoader,omitempty"`
+	// Outcome is how Review answered, as the metrics count it (one of
+	// metrics.Review*); Mutate alone leaves it empty.
+	Outcome string `json:"-"`
 }
 
 // StatusWarning is the pod's one warning for NoLoader; empty without.

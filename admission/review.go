@@ -9,6 +9,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 )
 
 // Review answers one AdmissionRequest. It always allows the pod: pods
@@ -24,12 +26,14 @@ func Review(req *admissionv1.AdmissionRequest, o Options) (*admissionv1.Admissio
 	var r Report
 	if req.Kind.Kind != "Pod" || req.Kind.Group != "" || req.Operation != admissionv1.Create || req.SubResource != "" {
 		r.Skipped = fmt.Sprintf("not a pod creation (%s %s/%s %s)", req.Operation, req.Kind.Group, req.Kind.Kind, req.SubResource)
+		r.Outcome = metrics.ReviewSkipped
 		return resp, r
 	}
 	var pod corev1.Pod
 	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
 		r.Skipped = fmt.Sprintf("pod unreadable: %v", err)
 		resp.Warnings = []string{"drone-convert-eci: " + r.Skipped}
+		r.Outcome = metrics.ReviewUnreadablePod
 		return resp, r
 	}
 	mutated, r := Mutate(&pod, o)
@@ -46,18 +50,29 @@ func Review(req *admissionv1.AdmissionRequest, o Options) (*admissionv1.Admissio
 			resp.Warnings = append(resp.Warnings, fmt.Sprintf("drone-convert-eci: container %s (step %q): its entrypoint is unknown, so %d legacy CI_* aliases of DRONE_* variables were removed to fit the budget of %d: %s", c.Container, c.Step, len(c.Dropped), o.Budget, strings.Join(c.Dropped, " ")))
 		}
 	}
-	if r.Skipped != "" || len(r.Containers) == 0 {
+	if r.Skipped != "" {
+		r.Outcome = metrics.ReviewSkipped
+		return resp, r
+	}
+	r.Outcome = metrics.ReviewUnchanged
+	if len(r.Containers) == 0 {
 		return resp, r
 	}
 	patch, err := Patch(&pod, mutated)
 	if err != nil {
 		r.Skipped = err.Error()
 		resp.Warnings = append(resp.Warnings, "drone-convert-eci: "+err.Error())
+		r.Outcome = metrics.ReviewFailed
 		return resp, r
 	}
 	if len(patch) > 0 {
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.Patch, resp.PatchType = patch, &pt
+	}
+	// A pod whose containers over the budget were all kept still gets
+	// the report annotation: patched, but not mutated.
+	if len(patch) > 0 && r.Changed() {
+		r.Outcome = metrics.ReviewMutated
 	}
 	return resp, r
 }

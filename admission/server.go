@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/semaphore"
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 )
 
 // MaxReviewBytes bounds an AdmissionReview body (the API server's own
@@ -70,7 +73,10 @@ func DefaultLimits() Limits {
 // only one that hides the reason. A review past the Limits waits for
 // room, then is answered 503. For both, the API server applies the
 // webhook's failurePolicy: the chart's Ignore admits the pod untouched.
-func Handler(o Options, l Limits, log logrus.FieldLogger) http.Handler {
+//
+// m counts every answer (reviews by outcome, refusals by status and
+// reason) and its time; nil counts nothing.
+func Handler(o Options, l Limits, m *metrics.Webhook, log logrus.FieldLogger) http.Handler {
 	d := DefaultLimits()
 	if l.MaxConcurrent <= 0 {
 		l.MaxConcurrent = d.MaxConcurrent
@@ -86,7 +92,8 @@ func Handler(o Options, l Limits, log logrus.FieldLogger) http.Handler {
 	if memory == nil {
 		memory = semaphore.NewWeighted(l.MemoryBudget)
 	}
-	refuse := func(w http.ResponseWriter, code int, reason string) {
+	refuse := func(w http.ResponseWriter, code int, label, reason string) {
+		m.Refused(code, label)
 		log.WithField("status", code).Warnf("admission: review refused: %s", reason)
 		http.Error(w, "drone-convert-eci admission: "+reason, code)
 	}
@@ -94,11 +101,13 @@ func Handler(o Options, l Limits, log logrus.FieldLogger) http.Handler {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
+			m.Refused(http.StatusMethodNotAllowed, metrics.RefusedMethod)
 			http.Error(w, "POST an AdmissionReview", http.StatusMethodNotAllowed)
 			return
 		}
+		defer m.Observe(time.Now())
 		if r.ContentLength > MaxReviewBytes {
-			refuse(w, http.StatusBadRequest, fmt.Sprintf("review body of %d bytes, over the %d-byte limit", r.ContentLength, MaxReviewBytes))
+			refuse(w, http.StatusBadRequest, metrics.RefusedTooLarge, fmt.Sprintf("review body of %d bytes, over the %d-byte limit", r.ContentLength, MaxReviewBytes))
 			return
 		}
 		declared := r.ContentLength
@@ -110,13 +119,13 @@ func Handler(o Options, l Limits, log logrus.FieldLogger) http.Handler {
 		defer cancel()
 		if err := slots.Acquire(wait, 1); err != nil {
 			w.Header().Set("Retry-After", "1")
-			refuse(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: %d reviews in flight, no slot within %s", l.MaxConcurrent, l.QueueTimeout))
+			refuse(w, http.StatusServiceUnavailable, metrics.RefusedBusySlots, fmt.Sprintf("busy: %d reviews in flight, no slot within %s", l.MaxConcurrent, l.QueueTimeout))
 			return
 		}
 		defer slots.Release(1)
 		if err := memory.Acquire(wait, min(cost, l.MemoryBudget)); err != nil {
 			w.Header().Set("Retry-After", "1")
-			refuse(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: the reviews in flight hold the webhook's memory budget of %d bytes; %d more were not free within %s", l.MemoryBudget, cost, l.QueueTimeout))
+			refuse(w, http.StatusServiceUnavailable, metrics.RefusedBusyMemory, fmt.Sprintf("busy: the reviews in flight hold the webhook's memory budget of %d bytes; %d more were not free within %s", l.MemoryBudget, cost, l.QueueTimeout))
 			return
 		}
 		defer memory.Release(min(cost, l.MemoryBudget))
@@ -125,25 +134,25 @@ func Handler(o Options, l Limits, log logrus.FieldLogger) http.Handler {
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				refuse(w, http.StatusBadRequest, fmt.Sprintf("review body over the %d-byte limit", MaxReviewBytes))
+				refuse(w, http.StatusBadRequest, metrics.RefusedTooLarge, fmt.Sprintf("review body over the %d-byte limit", MaxReviewBytes))
 				return
 			}
-			refuse(w, http.StatusBadRequest, "review body unreadable: "+err.Error())
+			refuse(w, http.StatusBadRequest, metrics.RefusedBodyError, "review body unreadable: "+err.Error())
 			return
 		}
 		if len(body) == 0 {
-			refuse(w, http.StatusBadRequest, "empty body: POST an AdmissionReview")
+			refuse(w, http.StatusBadRequest, metrics.RefusedEmpty, "empty body: POST an AdmissionReview")
 			return
 		}
 		var review admissionv1.AdmissionReview
 		if err := json.Unmarshal(body, &review); err != nil {
-			refuse(w, http.StatusBadRequest, "not an AdmissionReview: "+err.Error())
+			refuse(w, http.StatusBadRequest, metrics.RefusedMalformed, "not an AdmissionReview: "+err.Error())
 			return
 		}
 		body = nil // the decoded review holds what is needed; let the collector have the bytes
 		out, report, err := ReviewResponse(&review, o)
 		if err != nil {
-			refuse(w, http.StatusBadRequest, err.Error())
+			refuse(w, http.StatusBadRequest, metrics.RefusedNoRequest, err.Error())
 			return
 		}
 		req := review.Request
@@ -159,6 +168,13 @@ func Handler(o Options, l Limits, log logrus.FieldLogger) http.Handler {
 				entry.Infof("admission: %s", report.String())
 			}
 		}
+		overBudget := 0
+		for _, c := range report.Problems() {
+			if !c.Status {
+				overBudget++
+			}
+		}
+		m.Reviewed(report.Outcome, overBudget)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(out)
 	})
@@ -200,6 +216,12 @@ func (c *CertReloader) reload(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("webhook certificate %s / key %s: %w", c.CertFile, c.KeyFile, err)
 	}
+	if pair.Leaf == nil {
+		// Go fills Leaf unless GODEBUG x509keypairleaf=0; NotAfter needs it.
+		if pair.Leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+			return fmt.Errorf("webhook certificate %s: %w", c.CertFile, err)
+		}
+	}
 	c.cert, c.stamp = &pair, stamp
 	return nil
 }
@@ -208,26 +230,35 @@ func (c *CertReloader) reload(now time.Time) error {
 func (c *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if now := time.Now(); now.Sub(c.checked) >= c.Interval {
-		if err := c.reload(now); err != nil && c.Log != nil {
-			c.Log.WithError(err).Error("webhook certificate reload failed; serving the previous one")
-		}
-	}
+	c.refresh()
 	if c.cert == nil {
 		return nil, fmt.Errorf("no webhook certificate loaded")
 	}
 	return c.cert, nil
 }
 
-// NotAfter is when the loaded certificate expires; zero before one is
-// loaded.
+// NotAfter is the expiry of the certificate served now (zero when none
+// is loaded). It checks the files as GetCertificate does, so that a
+// metrics scrape sees a replaced certificate even while no API server
+// calls.
 func (c *CertReloader) NotAfter() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.refresh()
 	if c.cert == nil || c.cert.Leaf == nil {
 		return time.Time{}
 	}
 	return c.cert.Leaf.NotAfter
+}
+
+// refresh reloads the pair once Interval has passed since the last
+// check; c.mu is held.
+func (c *CertReloader) refresh() {
+	if now := time.Now(); now.Sub(c.checked) >= c.Interval {
+		if err := c.reload(now); err != nil && c.Log != nil {
+			c.Log.WithError(err).Error("webhook certificate reload failed; serving the previous one")
+		}
+	}
 }
 
 func fileStamp(paths ...string) (string, error) {

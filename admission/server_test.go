@@ -30,13 +30,19 @@ import (
 // the kubelet do.
 func writePair(t *testing.T, dir string, n int64) {
 	t.Helper()
+	writePairUntil(t, dir, n, time.Now().Add(time.Hour))
+}
+
+// writePairUntil is writePair for a certificate valid until notAfter.
+func writePairUntil(t *testing.T, dir string, n int64, notAfter time.Time) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(n), Subject: pkix.Name{CommonName: "webhook"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter,
 		IPAddresses: nil, DNSNames: []string{"localhost"},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -73,7 +79,7 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := &http.Server{Handler: Handler(testOptions(), DefaultLimits(), log), TLSConfig: &tls.Config{GetCertificate: certs.GetCertificate}}
+	server := &http.Server{Handler: Handler(testOptions(), DefaultLimits(), nil, log), TLSConfig: &tls.Config{GetCertificate: certs.GetCertificate}}
 	go func() { _ = server.ServeTLS(ln, "", "") }()
 	defer server.Close()
 	srv := struct{ URL string }{"https://" + ln.Addr().String()}

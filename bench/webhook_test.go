@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/drone-convert-eci/drone-convert-eci/admission"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/command"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 )
 
 // envSizes are the container env sizes the webhook benchmarks measure:
@@ -81,7 +84,9 @@ func BenchmarkWebhook(b *testing.B) {
 	log.SetOutput(io.Discard)
 	o := admission.DefaultOptions()
 	o.LoaderImage = "drone-convert-eci:bench"
-	handler := admission.Handler(o, admission.DefaultLimits(), log)
+	// With the metrics on, as the service serves it.
+	m := metrics.NewWebhook(prometheus.NewRegistry(), func() time.Time { return time.Time{} })
+	handler := admission.Handler(o, admission.DefaultLimits(), m, log)
 	for _, n := range envSizes {
 		for _, ours := range []bool{true, false} {
 			name := fmt.Sprintf("%d-env/mutate", n)

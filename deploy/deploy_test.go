@@ -46,6 +46,8 @@ const (
 	plainDir    = "kubernetes"
 	releaseName = "drone-convert-eci"
 	namespace   = "drone"
+	// exampleImage is the image repository every render names.
+	exampleImage = "registry.example.com/acme/drone-convert-eci"
 	// The Secret the plain manifests expect the operator to create.
 	plainSecret = "drone-convert-eci"
 )
@@ -64,7 +66,10 @@ func render(t *testing.T, service string, set string, valueFiles ...string) (map
 	if err != nil {
 		t.Fatalf("loading the chart: %v", err)
 	}
-	vals := map[string]interface{}{}
+	// The chart requires an image; the renders (and so the plain
+	// manifests, whose readers edit it) name a placeholder no one can
+	// publish under.
+	vals := map[string]interface{}{"image": map[string]interface{}{"repository": exampleImage}}
 	for _, f := range valueFiles {
 		v, err := chartutil.ReadValuesFile(f)
 		if err != nil {
@@ -590,6 +595,9 @@ func TestChartRefuses(t *testing.T) {
 		{"Secret access in the release's namespace", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines, " + namespace + "]\nrbac:\n  secrets:\n    enabled: true\n", `pipelineNamespaces: "` + namespace + `"`},
 		{"registry Secret access in kube-system", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [kube-system]\nrbac:\n  registry:\n    enabled: true\n", "rbac.allowSensitiveNamespaces"},
 		// values.schema.json
+		{"no image", secretValue + "image:\n  repository: \"\"\n", "the project publishes no image"},
+		{"image from Docker Hub's library", secretValue + "image:\n  repository: drone-convert-eci\n", "names no registry host"},
+		{"image without a registry host", secretValue + "image:\n  repository: acme/drone-convert-eci\n", "names no registry host"},
 		{"misspelt value", secretValue + "replicaCout: 3\n", "replicaCout"},
 		{"not a quantity", secretValue + "resources:\n  limits:\n    memory: lots\n", "resources.limits.memory"},
 		{"unknown setting", secretValue + "env:\n  DRONE_ECI_MAX_DEPHT: 3\n", "DRONE_ECI_MAX_DEPHT"},

@@ -70,8 +70,10 @@ flags:
 `,
 	"webhook": `usage: drone-convert-eci webhook
 
-Serves the pod admission webhook over HTTPS. It takes no arguments:
-settings come from DRONE_ECI_WEBHOOK_* and other DRONE_* variables.
+Serves the pod admission webhook over HTTPS on DRONE_ECI_WEBHOOK_BIND,
+and GET /healthz, /readyz and /metrics over plain HTTP on DRONE_BIND. It
+takes no arguments: settings come from DRONE_ECI_WEBHOOK_* and other
+DRONE_* variables.
 `,
 	"mutate-pod": `usage: drone-convert-eci mutate-pod [FILE|-]
 

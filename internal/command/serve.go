@@ -39,8 +39,7 @@ func serve(args []string, stderr io.Writer) int {
 	if cfg.LocalDryRun && cfg.Secret == "" {
 		log.Warnf("LOCAL DRY-RUN MODE: signatures are checked against the public secret %q and the server listens on %s only; never use this mode with a real Drone server", config.LocalDryRunSecret, bind)
 	}
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registry := processRegistry()
 	m := metrics.New(registry)
 	budget := cfg.MemoryBudget
 	if need := server.WorkingSet(cfg.MaxBodyBytes); budget == 0 {
@@ -99,7 +98,9 @@ func serve(args []string, stderr io.Writer) int {
 	if cfg.Webhook.Enabled {
 		limits := admission.DefaultLimits()
 		limits.MemoryBudget, limits.Memory = budget, memory
-		hook, err := newWebhook(cfg, limits, log)
+		// Its metrics join the converter's, on the conversion port's
+		// /metrics.
+		hook, err := newWebhook(cfg, limits, registry, log)
 		if err != nil {
 			listener.Close()
 			log.Error(err)
@@ -137,6 +138,14 @@ func serve(args []string, stderr io.Writer) int {
 		return exitRefused
 	}
 	return exitOK
+}
+
+// processRegistry is a registry with the Go runtime's and the process's
+// metrics, for the service's own to join.
+func processRegistry() *prometheus.Registry {
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return registry
 }
 
 // loadSettings is what every long-running subcommand starts with: no

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -110,15 +111,18 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func writeCert(t *testing.T, dir string) {
+// writeCert writes a self-signed pair for 127.0.0.1 valid for an hour
+// and returns its NotAfter.
+func writeCert(t *testing.T, dir string) time.Time {
 	t.Helper()
+	notAfter := time.Now().Add(time.Hour)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "webhook"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter,
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -131,6 +135,7 @@ func writeCert(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
+	return notAfter
 }
 
 // The webhook's readiness check fails when its listener is gone.
@@ -142,7 +147,7 @@ func TestWebhookReadinessCheck(t *testing.T) {
 	cfg.Webhook.TLSCert, cfg.Webhook.TLSKey = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	log := logrus.New()
 	log.Out = io.Discard
-	hook, err := newWebhook(cfg, admission.DefaultLimits(), log)
+	hook, err := newWebhook(cfg, admission.DefaultLimits(), prometheus.NewRegistry(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +192,8 @@ func TestSelfManagedWebhookTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hook, err := listenWebhook(cfg, admission.DefaultLimits(), log, certs, background)
+	registry := prometheus.NewRegistry()
+	hook, err := listenWebhook(cfg, admission.DefaultLimits(), registry, log, certs, background)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +215,20 @@ func TestSelfManagedWebhookTLS(t *testing.T) {
 	}
 	if hook.Certs.NotAfter().Before(time.Now().Add(300 * 24 * time.Hour)) {
 		t.Errorf("served certificate expires %s; want the default year", hook.Certs.NotAfter())
+	}
+	// The expiry metric follows the self-managed certificate.
+	families, err := registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiry := -1.0
+	for _, f := range families {
+		if f.GetName() == "drone_convert_eci_webhook_certificate_expiry_timestamp_seconds" {
+			expiry = f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if want := float64(hook.Certs.NotAfter().Unix()); expiry != want {
+		t.Errorf("certificate expiry metric %v, want %v", expiry, want)
 	}
 	mwc, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "dce", metav1.GetOptions{})
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/drone-convert-eci/drone-convert-eci/admission"
@@ -31,6 +32,7 @@ import (
 	"github.com/drone-convert-eci/drone-convert-eci/internal/kube"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/leader"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/lifecycle"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/webhookcert"
 )
 
@@ -46,25 +48,35 @@ func admissionOptions(cfg config.Config) admission.Options {
 	return o
 }
 
-// webhook serves the mutating admission webhook over HTTPS.
+// webhook serves the mutating admission webhook over HTTPS, and its
+// health and metrics over plain HTTP on DRONE_BIND (newOpsServer).
 func webhook(args []string, stderr io.Writer) int {
 	cfg, log, ok := loadSettings("webhook", args, stderr)
 	if !ok {
 		return exitUsage
 	}
-	hook, err := newWebhook(cfg, admission.DefaultLimits(), log)
+	registry := processRegistry()
+	hook, err := newWebhook(cfg, admission.DefaultLimits(), registry, log)
 	if err != nil {
 		log.Error(err)
 		return exitUsage
 	}
-	ready := lifecycle.NewReadiness()
+	ops, err := newOpsServer(cfg.Bind, registry)
+	if err != nil {
+		hook.Listener.Close()
+		log.Error(err)
+		return exitRefused
+	}
+	ready := lifecycle.NewReadiness(webhookAnswers(hook.Listener.Addr()))
 	hook.HTTP.Handler = ready.Handler(hook.HTTP.Handler)
+	ops.HTTP.Handler = ready.Handler(ops.HTTP.Handler)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if hook.Background != nil {
 		go hook.Background(ctx)
 	}
-	if err := lifecycle.Run(ctx, log, ready, cfg.ShutdownDrain, cfg.ShutdownGrace, hook.Server); err != nil {
+	log.Infof("drone-convert-eci webhook health and metrics on %s (plain HTTP)", cfg.Bind)
+	if err := lifecycle.Run(ctx, log, ready, cfg.ShutdownDrain, cfg.ShutdownGrace, hook.Server, ops); err != nil {
 		log.WithError(err).Error("webhook stopped")
 		return exitRefused
 	}
@@ -91,20 +103,21 @@ type webhookCerts interface {
 }
 
 // newWebhook makes the HTTPS admission webhook's listener and server (the
-// webhook subcommand, and serve with DRONE_ECI_WEBHOOK_ENABLED).
-func newWebhook(cfg config.Config, limits admission.Limits, log *logrus.Logger) (webhookService, error) {
+// webhook subcommand, and serve with DRONE_ECI_WEBHOOK_ENABLED), its
+// metrics registered on reg.
+func newWebhook(cfg config.Config, limits admission.Limits, reg prometheus.Registerer, log *logrus.Logger) (webhookService, error) {
 	certs, background, err := webhookTLS(cfg, log)
 	if err != nil {
 		return webhookService{}, err
 	}
-	return listenWebhook(cfg, limits, log, certs, background)
+	return listenWebhook(cfg, limits, reg, log, certs, background)
 }
 
 // listenWebhook is newWebhook once the certificate's source is known.
-func listenWebhook(cfg config.Config, limits admission.Limits, log *logrus.Logger, certs webhookCerts, background func(context.Context)) (webhookService, error) {
+func listenWebhook(cfg config.Config, limits admission.Limits, reg prometheus.Registerer, log *logrus.Logger, certs webhookCerts, background func(context.Context)) (webhookService, error) {
 	o := admissionOptions(cfg)
 	srv := &http.Server{
-		Handler:           admission.Handler(o, limits, log),
+		Handler:           admission.Handler(o, limits, metrics.NewWebhook(reg, certs.NotAfter), log),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

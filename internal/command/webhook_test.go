@@ -22,22 +22,7 @@ import (
 func TestMutatePod(t *testing.T) {
 	t.Setenv("DRONE_ECI_WEBHOOK_LOADER_IMAGE", "drone-convert-eci:test")
 	t.Setenv("DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET", "loader-pull")
-	cfg := config.Default()
-	cfg.Webhook.RecordEntrypoints = true
-	input, err := os.ReadFile("../../testdata/convert/kaniko_docker_basic.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	converted, err := plugin.NewConverter(cfg).Convert(plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := runnertest.Compile(converted.Config, runnertest.Options{Event: runnertest.EventTag})
-	if err != nil || len(results) != 1 {
-		t.Fatalf("%d results, %v", len(results), err)
-	}
-	pod := results[0].Pod.DeepCopy()
-	pod.APIVersion, pod.Kind = "v1", "Pod"
+	pod := runnerTagPod(t)
 	asJSON, _ := json.Marshal(pod)
 	asYAML, _ := yaml.Marshal(pod)
 	notOurs := pod.DeepCopy()
@@ -81,4 +66,28 @@ func TestMutatePod(t *testing.T) {
 	if code := Run([]string{"mutate-pod", "-"}, strings.NewReader("kind: Secret\n"), &stdout, &stderr); code == 0 {
 		t.Error("a Secret is not a Pod")
 	}
+}
+
+// runnerTagPod is the Pod drone-runner-kube creates for a tag build of
+// a converted kaniko pipeline: containers over the env budget, with
+// their entrypoints recorded, so the webhook mutates it.
+func runnerTagPod(t *testing.T) *corev1.Pod {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Webhook.RecordEntrypoints = true
+	input, err := os.ReadFile("../../testdata/convert/kaniko_docker_basic.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	converted, err := plugin.NewConverter(cfg).Convert(plugin.Input{Config: input, Repo: "octo/hello-world", OptInAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := runnertest.Compile(converted.Config, runnertest.Options{Event: runnertest.EventTag})
+	if err != nil || len(results) != 1 {
+		t.Fatalf("%d results, %v", len(results), err)
+	}
+	pod := results[0].Pod.DeepCopy()
+	pod.APIVersion, pod.Kind = "v1", "Pod"
+	return pod
 }

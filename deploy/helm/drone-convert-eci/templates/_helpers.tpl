@@ -127,3 +127,24 @@ or the operator's own, and for self-managed webhook TLS.
 {{- $selfManagedTLS := and .Values.webhook.enabled (eq (toString .Values.webhook.tls.mode) "self-managed") }}
 {{- or .Values.rbac.secrets.enabled $inCluster $selfManagedTLS }}
 {{- end }}
+
+{{/*
+The service's image reference. The repository is required and must name
+its registry: the project publishes no image, and a bare name resolves
+to Docker Hub's library, where anyone could publish one.
+*/}}
+{{- define "dce.image" -}}
+{{- $repo := .Values.image.repository | default "" | toString }}
+{{- if not $repo }}
+{{- fail "image.repository: the project publishes no image; build the repository's Dockerfile, push it to a registry your cluster pulls from (e.g. ACR in its region) and set image.repository to it, e.g. registry-vpc.cn-hangzhou.aliyuncs.com/acme/drone-convert-eci" }}
+{{- end }}
+{{- $first := first (splitList "/" $repo) }}
+{{- if or (not (contains "/" $repo)) (not (or (contains "." $first) (contains ":" $first) (eq $first "localhost"))) }}
+{{- fail (printf "image.repository %q names no registry host, so it would be pulled from Docker Hub; give the registry you pushed the image to, e.g. registry-vpc.cn-hangzhou.aliyuncs.com/acme/drone-convert-eci (docker.io/<you>/drone-convert-eci for Docker Hub)" $repo) }}
+{{- end }}
+{{- if .Values.image.digest -}}
+{{ $repo }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ $repo }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+{{- end }}
