@@ -68,6 +68,10 @@ func TestServer(t *testing.T) {
 	if err := certs.Load(); err != nil {
 		t.Fatal(err)
 	}
+	// writePair's certificate lasts an hour from now.
+	if na := time.Until(certs.NotAfter()); na <= 0 || na > time.Hour {
+		t.Errorf("NotAfter %s: not the loaded certificate's", certs.NotAfter())
+	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	// The webhook command's own setup: GetCertificate, nothing else.

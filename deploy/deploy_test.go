@@ -145,8 +145,8 @@ func decodeAll(t *testing.T, source string, data []byte) []object {
 		}
 		gvk := schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)
 		obj, err := scheme.Scheme.New(gvk)
-		if gvk == serviceMonitorKind {
-			obj, err = &serviceMonitor{}, nil
+		if newCR, ok := customResources[gvk]; ok {
+			obj, err = newCR(), nil
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
@@ -542,6 +542,10 @@ func checkConsistent(t *testing.T, objs []object) {
 			if env["DRONE_ECI_WEBHOOK_LOADER_IMAGE"] != c.Image {
 				t.Errorf("loader image %q, the chart's image %q", env["DRONE_ECI_WEBHOOK_LOADER_IMAGE"], c.Image)
 			}
+			if env["DRONE_ECI_WEBHOOK_TLS_MODE"] == config.TLSSelfManaged {
+				// Read from the API (webhooktls_test.go checks its RBAC).
+				continue
+			}
 			for _, file := range []string{env["DRONE_ECI_WEBHOOK_TLS_CERT"], env["DRONE_ECI_WEBHOOK_TLS_KEY"]} {
 				mounted := false
 				for _, m := range c.VolumeMounts {
@@ -581,7 +585,11 @@ func TestChartRefuses(t *testing.T) {
 		{"rbac elsewhere than the env namespace", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [p]\nrbac:\n  secrets:\n    enabled: true\n", "DRONE_ECI_ENV_NAMESPACE"},
 		{"registry rbac the service does not use", secretValue + "pipelineNamespaces: [default]\nrbac:\n  registry:\n    enabled: true\n", "DRONE_ECI_ENV_IN_CLUSTER"},
 		{"webhook without namespaces", secretValue + "webhook:\n  enabled: true\n  tls:\n    secretName: tls\n", "pipelineNamespaces"},
-		{"webhook without TLS", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n", "webhook.tls.secretName"},
+		{"webhook Secret not named", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n  tls:\n    mode: secret\n", "webhook.tls.secretName"},
+		{"webhook with no CA source", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n  tls:\n    mode: secret\n    secretName: tls\n", "webhook.caBundle: with webhook.tls.mode secret the API server needs the CA"},
+		{"unknown webhook TLS mode", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n  tls:\n    mode: manual\n", "webhook.tls.mode"},
+		{"caBundle the service keeps", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n  caBundle: Zm9v\n", "webhook.caBundle: with webhook.tls.mode self-managed"},
+		{"two caBundle writers", secretValue + "pipelineNamespaces: [p]\nwebhook:\n  enabled: true\n  tls:\n    mode: cert-manager\n  annotations:\n    cert-manager.io/inject-ca-from: drone/other\n", "two writers"},
 		{"network policy shutting the Drone server out", secretValue + "networkPolicy:\n  enabled: true\n", "networkPolicy.droneServer"},
 		{"Secret access in kube-system", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines, kube-system]\nrbac:\n  secrets:\n    enabled: true\n", `pipelineNamespaces: "kube-system"`},
 		{"Secret access in the release's namespace", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines, " + namespace + "]\nrbac:\n  secrets:\n    enabled: true\n", `pipelineNamespaces: "` + namespace + `"`},
@@ -767,13 +775,14 @@ var plainRenders = []struct {
 	},
 	{
 		dir:  filepath.Join(plainDir, "optional", "webhook"),
-		set:  "secret:\n  existingSecret: " + plainSecret + "\nenv:\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines]\nwebhook:\n  enabled: true\n  tls:\n    secretName: " + plainWebhookTLS + "\n",
-		note: "# The admission webhook (README \"Admission webhook\"). deployment.yaml and\n# service.yaml replace ../../deployment.yaml and ../../service.yaml (the same\n# objects plus the webhook's port, settings and TLS volume: edit its image and\n# DRONE_ECI_WEBHOOK_LOADER_IMAGE to the one you pushed); webhook.yaml adds the\n# MutatingWebhookConfiguration. Before applying this folder, create the\n# kubernetes.io/tls Secret " + plainWebhookTLS + " in namespace drone for\n# drone-convert-eci.drone.svc, and set caBundle in webhook.yaml (base64 PEM of its\n# CA) or let cert-manager inject it (annotation cert-manager.io/inject-ca-from).\n",
-		keep: map[string]string{"deployment.yaml": "deployment.yaml", "service.yaml": "service.yaml", "webhook.yaml": "webhook.yaml"},
+		set:  "secret:\n  existingSecret: " + plainSecret + "\nenv:\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines]\nwebhook:\n  enabled: true\n",
+		note: "# The admission webhook (docs/operators.md \"Webhook certificates\"), with\n# self-managed TLS. deployment.yaml and service.yaml replace ../../deployment.yaml\n# and ../../service.yaml (the same objects plus the webhook's port and settings\n# and a ServiceAccount token: edit its image and DRONE_ECI_WEBHOOK_LOADER_IMAGE to\n# the one you pushed); webhook.yaml adds the MutatingWebhookConfiguration;\n# webhook-tls.yaml the empty Secret the service issues its CA and certificate\n# into, and the RBAC, by resourceNames, to renew them and patch the caBundle.\n",
+		keep: map[string]string{"deployment.yaml": "deployment.yaml", "service.yaml": "service.yaml", "webhook.yaml": "webhook.yaml", "webhook-tls.yaml": "webhook-tls.yaml"},
 	},
 }
 
-// The webhook's TLS Secret the plain webhook manifests expect.
+// The webhook's certificate Secret in the plain webhook manifests (the
+// chart's default name).
 const plainWebhookTLS = "drone-convert-eci-webhook-tls"
 
 const plainHeader = "# Generated from deploy/helm/drone-convert-eci by `go test ./deploy -update`:\n# change the chart, not this file.\n"

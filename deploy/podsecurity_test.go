@@ -55,6 +55,8 @@ func TestPodSecurity(t *testing.T) {
 	}
 	all = append(all, manifests(t, mustRender(t, secretValue))...)
 	all = append(all, manifests(t, mustRender(t, "", fullValues))...)
+	all = append(all, manifests(t, mustRender(t, webhookOn))...)
+	all = append(all, manifests(t, mustRender(t, webhookOn+"  tls:\n    mode: cert-manager\n"))...)
 
 	pods := 0
 	for _, o := range all {

@@ -92,6 +92,9 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	servers := []lifecycle.Server{{Name: "conversion", HTTP: srv, Listener: listener}}
 	var checks []func(context.Context) error
+	// Tasks running for the process's lifetime, from the stop signal's
+	// context.
+	var background []func(context.Context)
 	if cfg.Webhook.Enabled {
 		limits := admission.DefaultLimits()
 		limits.MemoryBudget, limits.Memory = budget, memory
@@ -103,8 +106,11 @@ func serve(args []string, stderr io.Writer) int {
 			log.Error(err)
 			return exitUsage
 		}
-		servers = append(servers, hook)
+		servers = append(servers, hook.Server)
 		checks = append(checks, webhookAnswers(hook.Listener.Addr()))
+		if hook.Background != nil {
+			background = append(background, hook.Background)
+		}
 	}
 	// Readiness covers both listeners: the Service sends Drone and the
 	// API server to the same pods.
@@ -118,6 +124,9 @@ func serve(args []string, stderr io.Writer) int {
 	defer stop()
 	if collect != nil {
 		go collect(ctx)
+	}
+	for _, task := range background {
+		go task(ctx)
 	}
 	log.WithFields(logrus.Fields{
 		"bind":    bind,

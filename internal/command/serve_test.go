@@ -22,6 +22,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/drone-convert-eci/drone-convert-eci/admission"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
@@ -156,4 +160,87 @@ func TestWebhookReadinessCheck(t *testing.T) {
 	if err := check(context.Background()); err == nil {
 		t.Fatal("closed webhook listener passes readiness")
 	}
+}
+
+// Self-managed webhook TLS, as serve wires it: the webhook is not ready
+// while the Secret the chart renders is empty; once the background task
+// (the only replica, so the Lease holder) has issued the certificate,
+// readiness passes and the API server's view (the patched caBundle, the
+// Service's DNS name) verifies the served chain.
+func TestSelfManagedWebhookTLS(t *testing.T) {
+	client := fake.NewSimpleClientset(
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "drone", Name: "dce-webhook-tls"},
+			// As the chart renders it: Opaque, no data.
+			Type: corev1.SecretTypeOpaque,
+		},
+		&admissionregistrationv1.MutatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "dce"},
+			Webhooks:   []admissionregistrationv1.MutatingWebhook{{Name: "pods.drone-convert-eci.io"}},
+		},
+	)
+	cfg := config.Default()
+	cfg.Namespace = "drone"
+	cfg.Webhook.Bind = "127.0.0.1:0"
+	cfg.Webhook.TLSMode, cfg.Webhook.CertSecret, cfg.Webhook.Configuration, cfg.Webhook.Service = config.TLSSelfManaged, "dce-webhook-tls", "dce", "dce"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.Out = io.Discard
+	certs, background, err := selfManagedTLS(cfg, client, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry := prometheus.NewRegistry()
+	hook, err := listenWebhook(cfg, admission.DefaultLimits(), registry, log, certs, background)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hook.HTTP.ServeTLS(hook.Listener, "", "") }()
+	defer hook.HTTP.Close()
+	check := webhookAnswers(hook.Listener.Addr())
+	if err := check(context.Background()); err == nil {
+		t.Fatal("ready with no certificate issued")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go hook.Background(ctx)
+	for check(ctx) != nil {
+		select {
+		case <-ctx.Done():
+			t.Fatal("no certificate served within 30 s")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if hook.Certs.NotAfter().Before(time.Now().Add(300 * 24 * time.Hour)) {
+		t.Errorf("served certificate expires %s; want the default year", hook.Certs.NotAfter())
+	}
+	// The expiry metric follows the self-managed certificate.
+	families, err := registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiry := -1.0
+	for _, f := range families {
+		if f.GetName() == "drone_convert_eci_webhook_certificate_expiry_timestamp_seconds" {
+			expiry = f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if want := float64(hook.Certs.NotAfter().Unix()); expiry != want {
+		t.Errorf("certificate expiry metric %v, want %v", expiry, want)
+	}
+	mwc, err := client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "dce", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(mwc.Webhooks[0].ClientConfig.CABundle) {
+		t.Fatal("caBundle not patched")
+	}
+	conn, err := tls.Dial("tcp", hook.Listener.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "dce.drone.svc", MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("the API server's handshake: %v", err)
+	}
+	conn.Close()
 }

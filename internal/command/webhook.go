@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,8 +29,11 @@ import (
 
 	"github.com/drone-convert-eci/drone-convert-eci/admission"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/kube"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/leader"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/lifecycle"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/webhookcert"
 )
 
 // admissionOptions are the webhook's options from validated settings.
@@ -67,22 +72,49 @@ func webhook(args []string, stderr io.Writer) int {
 	ops.HTTP.Handler = ready.Handler(ops.HTTP.Handler)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if hook.Background != nil {
+		go hook.Background(ctx)
+	}
 	log.Infof("drone-convert-eci webhook health and metrics on %s (plain HTTP)", cfg.Bind)
-	if err := lifecycle.Run(ctx, log, ready, cfg.ShutdownDrain, cfg.ShutdownGrace, hook, ops); err != nil {
+	if err := lifecycle.Run(ctx, log, ready, cfg.ShutdownDrain, cfg.ShutdownGrace, hook.Server, ops); err != nil {
 		log.WithError(err).Error("webhook stopped")
 		return exitRefused
 	}
 	return exitOK
 }
 
+// webhookService is the admission webhook's listener and what keeps its
+// certificate.
+type webhookService struct {
+	lifecycle.Server
+	// Certs serves the certificate; its NotAfter is the served
+	// certificate's expiry.
+	Certs webhookCerts
+	// Background keeps the certificate (self-managed TLS); run it for
+	// the process's lifetime. Nil when there is nothing to run.
+	Background func(context.Context)
+}
+
+// webhookCerts is what serves the webhook's certificate: file reload or
+// the self-managed Secret.
+type webhookCerts interface {
+	GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	NotAfter() time.Time
+}
+
 // newWebhook makes the HTTPS admission webhook's listener and server (the
 // webhook subcommand, and serve with DRONE_ECI_WEBHOOK_ENABLED), its
 // metrics registered on reg.
-func newWebhook(cfg config.Config, limits admission.Limits, reg prometheus.Registerer, log *logrus.Logger) (lifecycle.Server, error) {
-	certs := &admission.CertReloader{CertFile: cfg.Webhook.TLSCert, KeyFile: cfg.Webhook.TLSKey, Interval: 10 * time.Second, Log: log}
-	if err := certs.Load(); err != nil {
-		return lifecycle.Server{}, fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_CERT / DRONE_ECI_WEBHOOK_TLS_KEY: %w", err)
+func newWebhook(cfg config.Config, limits admission.Limits, reg prometheus.Registerer, log *logrus.Logger) (webhookService, error) {
+	certs, background, err := webhookTLS(cfg, log)
+	if err != nil {
+		return webhookService{}, err
 	}
+	return listenWebhook(cfg, limits, reg, log, certs, background)
+}
+
+// listenWebhook is newWebhook once the certificate's source is known.
+func listenWebhook(cfg config.Config, limits admission.Limits, reg prometheus.Registerer, log *logrus.Logger, certs webhookCerts, background func(context.Context)) (webhookService, error) {
 	o := admissionOptions(cfg)
 	srv := &http.Server{
 		Handler:           admission.Handler(o, limits, metrics.NewWebhook(reg, certs.NotAfter), log),
@@ -94,13 +126,61 @@ func newWebhook(cfg config.Config, limits admission.Limits, reg prometheus.Regis
 	}
 	listener, err := net.Listen("tcp", cfg.Webhook.Bind)
 	if err != nil {
-		return lifecycle.Server{}, fmt.Errorf("DRONE_ECI_WEBHOOK_BIND: %w", err)
+		return webhookService{}, fmt.Errorf("DRONE_ECI_WEBHOOK_BIND: %w", err)
 	}
 	log.Infof("drone-convert-eci admission webhook listening on %s (budget %d, loader image %q)", cfg.Webhook.Bind, o.Budget, o.LoaderImage)
 	if o.LiveStatus && o.LoaderImage == "" {
 		log.Warn("DRONE_ECI_WEBHOOK_LOADER_IMAGE is empty: plugin containers get no live build status on converted pods (one warning per pod; DRONE_ECI_WEBHOOK_LIVE_STATUS=false turns it off)")
 	}
-	return lifecycle.Server{Name: "webhook", HTTP: srv, Listener: listener, TLS: true}, nil
+	return webhookService{
+		Server:     lifecycle.Server{Name: "webhook", HTTP: srv, Listener: listener, TLS: true},
+		Certs:      certs,
+		Background: background,
+	}, nil
+}
+
+// webhookTLS is where the webhook's certificate comes from
+// (DRONE_ECI_WEBHOOK_TLS_MODE): files re-read when they change, or the
+// self-managed Secret, with the task that keeps it.
+func webhookTLS(cfg config.Config, log *logrus.Logger) (webhookCerts, func(context.Context), error) {
+	if cfg.Webhook.TLSMode != config.TLSSelfManaged {
+		certs := &admission.CertReloader{CertFile: cfg.Webhook.TLSCert, KeyFile: cfg.Webhook.TLSKey, Interval: 10 * time.Second, Log: log}
+		if err := certs.Load(); err != nil {
+			return nil, nil, fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_CERT / DRONE_ECI_WEBHOOK_TLS_KEY: %w", err)
+		}
+		return certs, nil, nil
+	}
+	// The pod's service account, or DRONE_ECI_ENV_KUBECONFIG when the
+	// service runs outside the cluster.
+	client, err := kube.NewClient(cfg.EnvFiles.Kubeconfig == "", cfg.EnvFiles.Kubeconfig)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_MODE=%s: %w", config.TLSSelfManaged, err)
+	}
+	return selfManagedTLS(cfg, client, log)
+}
+
+// selfManagedTLS serves the certificate of DRONE_ECI_WEBHOOK_CERT_SECRET
+// and returns the task that reads it on every replica and keeps it on
+// the one holding the Lease.
+func selfManagedTLS(cfg config.Config, client kubernetes.Interface, log *logrus.Logger) (webhookCerts, func(context.Context), error) {
+	namespace, err := leader.OwnNamespace(cfg.Namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := cfg.Webhook
+	m := &webhookcert.Manager{
+		Client: client, Namespace: namespace, Secret: w.CertSecret, WebhookConfiguration: w.Configuration, Service: w.Service,
+		Log: log.WithField("webhook-certificate", namespace+"/"+w.CertSecret),
+	}
+	election := leader.Election{Client: client, Namespace: namespace, Lease: w.CertSecret, Log: log}
+	log.Infof("webhook certificate: self-managed in Secret %s/%s for %s, caBundle of MutatingWebhookConfiguration %s", namespace, w.CertSecret, strings.Join(m.DNSNames(), ", "), w.Configuration)
+	return m, func(ctx context.Context) {
+		// The writer checks every minute, so a caBundle lost on
+		// `helm upgrade` is back within one; readers look every 10 s.
+		if err := m.Run(ctx, election, time.Minute, 10*time.Second); err != nil {
+			log.WithError(err).Error("webhook certificate: leader election")
+		}
+	}, nil
 }
 
 // webhookAnswers is the readiness check of the webhook listener: it

@@ -63,6 +63,15 @@ func TestLoad(t *testing.T) {
 		}},
 		{name: "bad loader pull secret", env: map[string]string{"DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET": "ACR Pull"}, want: "DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET: \"ACR Pull\" is not a Secret name"},
 		{name: "not a number", env: map[string]string{"DRONE_ECI_MAX_DEPTH": "deep"}, want: "DRONE_ECI_MAX_DEPTH"},
+		{name: "self-managed webhook TLS", env: selfManaged(nil), check: func(t *testing.T, c Config) {
+			if w := c.Webhook; w.TLSMode != TLSSelfManaged || w.CertSecret != "dce-webhook-tls" || w.Configuration != "dce" || w.Service != "dce" {
+				t.Errorf("self-managed settings read as %+v", w)
+			}
+		}},
+		{name: "self-managed without a Secret", env: selfManaged(map[string]string{"DRONE_ECI_WEBHOOK_CERT_SECRET": ""}), want: "DRONE_ECI_WEBHOOK_CERT_SECRET: required with DRONE_ECI_WEBHOOK_TLS_MODE=self-managed"},
+		{name: "self-managed without a configuration", env: selfManaged(map[string]string{"DRONE_ECI_WEBHOOK_CONFIGURATION": ""}), want: "DRONE_ECI_WEBHOOK_CONFIGURATION: required"},
+		{name: "self-managed with a bad Service name", env: selfManaged(map[string]string{"DRONE_ECI_WEBHOOK_SERVICE": "dce.drone"}), want: "DRONE_ECI_WEBHOOK_SERVICE: \"dce.drone\" is not a valid name"},
+		{name: "unknown TLS mode", env: map[string]string{"DRONE_ECI_WEBHOOK_TLS_MODE": "cert-manager"}, want: "DRONE_ECI_WEBHOOK_TLS_MODE: \"cert-manager\" is neither files nor self-managed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,4 +132,19 @@ func TestRegistrySettings(t *testing.T) {
 	if err := Default().Validate(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// selfManaged is a complete self-managed webhook TLS configuration with
+// changes over it.
+func selfManaged(changes map[string]string) map[string]string {
+	env := map[string]string{
+		"DRONE_ECI_WEBHOOK_TLS_MODE":      "self-managed",
+		"DRONE_ECI_WEBHOOK_CERT_SECRET":   "dce-webhook-tls",
+		"DRONE_ECI_WEBHOOK_CONFIGURATION": "dce",
+		"DRONE_ECI_WEBHOOK_SERVICE":       "dce",
+	}
+	for k, v := range changes {
+		env[k] = v
+	}
+	return env
 }

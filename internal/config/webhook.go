@@ -19,9 +19,24 @@ type Webhook struct {
 	Enabled bool `envconfig:"DRONE_ECI_WEBHOOK_ENABLED"`
 	// Bind is the webhook's HTTPS listen address.
 	Bind string `envconfig:"DRONE_ECI_WEBHOOK_BIND"`
+	// TLSMode is where the webhook's certificate comes from: files
+	// (TLSCert and TLSKey, e.g. a mounted cert-manager Secret) or
+	// self-managed (the service issues and renews it in CertSecret and
+	// patches Configuration's caBundle, internal/webhookcert).
+	TLSMode string `envconfig:"DRONE_ECI_WEBHOOK_TLS_MODE"`
 	// TLSCert and TLSKey are PEM files, re-read when they change.
 	TLSCert string `envconfig:"DRONE_ECI_WEBHOOK_TLS_CERT"`
 	TLSKey  string `envconfig:"DRONE_ECI_WEBHOOK_TLS_KEY"`
+	// CertSecret is the self-managed mode's Secret (tls.crt, tls.key, ca.crt, ca.key) in
+	// DRONE_ECI_NAMESPACE; its name is also the Lease's that elects the
+	// one replica renewing it.
+	CertSecret string `envconfig:"DRONE_ECI_WEBHOOK_CERT_SECRET"`
+	// Configuration is the MutatingWebhookConfiguration whose caBundle
+	// the self-managed mode keeps.
+	Configuration string `envconfig:"DRONE_ECI_WEBHOOK_CONFIGURATION"`
+	// Service is the webhook's Service, in DRONE_ECI_NAMESPACE: the
+	// self-managed certificate names <Service>.<namespace>.svc.
+	Service string `envconfig:"DRONE_ECI_WEBHOOK_SERVICE"`
 	// LoaderImage is the image holding /eci-env-loader (this service's
 	// own image); empty leaves containers without a shell as they are.
 	LoaderImage string `envconfig:"DRONE_ECI_WEBHOOK_LOADER_IMAGE"`
@@ -48,9 +63,16 @@ type Webhook struct {
 	LiveStatus bool `envconfig:"DRONE_ECI_WEBHOOK_LIVE_STATUS"`
 }
 
+// DRONE_ECI_WEBHOOK_TLS_MODE values.
+const (
+	TLSFiles       = "files"
+	TLSSelfManaged = "self-managed"
+)
+
 func defaultWebhook() Webhook {
 	return Webhook{
 		Bind:          ":8443",
+		TLSMode:       TLSFiles,
 		TLSCert:       "/etc/drone-convert-eci/webhook-tls/tls.crt",
 		TLSKey:        "/etc/drone-convert-eci/webhook-tls/tls.key",
 		CloneImage:    "drone/git:latest",
@@ -73,6 +95,27 @@ func (w Webhook) EntrypointTable() (map[string]transform.Entrypoint, error) {
 }
 
 func (w Webhook) validate() error {
+	switch w.TLSMode {
+	case TLSFiles:
+	case TLSSelfManaged:
+		for _, name := range []struct {
+			setting, value string
+			check          func(string) []string
+		}{
+			{"DRONE_ECI_WEBHOOK_CERT_SECRET", w.CertSecret, validation.IsDNS1123Subdomain},
+			{"DRONE_ECI_WEBHOOK_CONFIGURATION", w.Configuration, validation.IsDNS1123Subdomain},
+			{"DRONE_ECI_WEBHOOK_SERVICE", w.Service, validation.IsDNS1035Label},
+		} {
+			if name.value == "" {
+				return fmt.Errorf("%s: required with DRONE_ECI_WEBHOOK_TLS_MODE=%s", name.setting, TLSSelfManaged)
+			}
+			if errs := name.check(name.value); len(errs) > 0 {
+				return fmt.Errorf("%s: %q is not a valid name: %s", name.setting, name.value, strings.Join(errs, "; "))
+			}
+		}
+	default:
+		return fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_MODE: %q is neither %s nor %s", w.TLSMode, TLSFiles, TLSSelfManaged)
+	}
 	switch w.UnknownImages {
 	case "keep", "drop-legacy":
 	default:

@@ -108,7 +108,7 @@ Called with (list $root $namespace).
 {{/*
 Whether the pod gets a ServiceAccount token: only for the Secret env
 carrier or registry lookups with pull secrets, through the chart's RBAC
-or the operator's own.
+or the operator's own, and for self-managed webhook TLS.
 */}}
 {{- define "dce.automountToken" -}}
 {{- $inCluster := eq (toString .Values.env.DRONE_ECI_ENV_IN_CLUSTER) "true" }}
@@ -124,7 +124,8 @@ or the operator's own.
 {{- fail (printf "pipelineNamespaces: env.DRONE_ECI_ENV_NAMESPACE %q is not among them, so the service could not create its env Secrets there" $ns) }}
 {{- end }}
 {{- end }}
-{{- or .Values.rbac.secrets.enabled $inCluster }}
+{{- $selfManagedTLS := and .Values.webhook.enabled (eq (toString .Values.webhook.tls.mode) "self-managed") }}
+{{- or .Values.rbac.secrets.enabled $inCluster $selfManagedTLS }}
 {{- end }}
 
 {{/*
