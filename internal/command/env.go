@@ -43,7 +43,8 @@ func envSecrets(cfg config.Config, log logrus.FieldLogger) ([]plugin.Option, fun
 					continue
 				}
 				done[ns] = true
-				deleted, err := store.Collect(ctx, ns, cfg.EnvFiles.Retention)
+				res, err := store.Collect(ctx, ns, cfg.EnvFiles.Retention)
+				deleted := res.Deleted
 				if err != nil {
 					log.WithError(err).WithField("namespace", ns).Warn("env Secret collection")
 				}
