@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -28,7 +29,9 @@ func envSecrets(cfg config.Config, m *metrics.EnvSecrets, log logrus.FieldLogger
 	}
 	store := &kube.Secrets{Client: client}
 	opts := []plugin.Option{plugin.WithEnvSecrets(store)}
-	if cfg.EnvFiles.Retention <= 0 {
+	if cfg.EnvFiles.Retention <= 0 || cfg.EnvFiles.Carrier == "annotations" {
+		// Nothing to collect, and no Lease to hold (with the annotations
+		// carrier the service may have no RBAC for one).
 		return opts, nil, nil
 	}
 	own, err := leader.OwnNamespace(cfg.Namespace)
@@ -42,7 +45,10 @@ func envSecrets(cfg config.Config, m *metrics.EnvSecrets, log logrus.FieldLogger
 		Log:        log,
 		Metrics:    m,
 	}
-	election := leader.Election{Client: client, Namespace: own, Lease: kube.CollectorLease, Log: log}
+	// A daily job needs no quick failover: a slower term than leader's
+	// defaults keeps each replica's Lease traffic to one call in 10 s.
+	election := leader.Election{Client: client, Namespace: own, Lease: kube.CollectorLease, Log: log,
+		LeaseDuration: time.Minute, RenewDeadline: 40 * time.Second, RetryPeriod: 10 * time.Second}
 	return opts, func(ctx context.Context) {
 		if err := election.Run(ctx, collector.Lead); err != nil {
 			log.WithError(err).Error("env Secret collection")

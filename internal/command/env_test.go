@@ -49,6 +49,11 @@ func TestEnvSecretsCollectorSetup(t *testing.T) {
 		t.Errorf("retention 0: collector %v, %v", collect != nil, err)
 	}
 	cfg.EnvFiles.Retention = config.Default().EnvFiles.Retention
+	cfg.EnvFiles.Carrier = "annotations"
+	if _, collect, err := envSecrets(cfg, nil, log); collect != nil || err != nil {
+		t.Errorf("annotations carrier: collector %v, %v", collect != nil, err)
+	}
+	cfg.EnvFiles.Carrier = "auto"
 	cfg.Namespace = ""
 	if _, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
 		t.Skip("running in a pod: the service account's namespace is readable")

@@ -69,6 +69,9 @@ func (c Collector) Pass(ctx context.Context) {
 				c.Metrics.IndexBytes.WithLabelValues(ns).Set(float64(res.Bytes))
 			}
 		}
+		if err != nil && ctx.Err() != nil {
+			return // the Lease lost or shutdown: the next leader collects
+		}
 		if err != nil {
 			if c.Metrics != nil {
 				c.Metrics.Errors.Inc()

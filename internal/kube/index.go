@@ -151,7 +151,11 @@ func (s *Secrets) Collect(ctx context.Context, namespace string, retention time.
 			out.Foreign = append(out.Foreign, name)
 			continue
 		}
-		if used := secret.Annotations[LastUsedAnnotation]; used >= cutoff && isDay(used) {
+		used := secret.Annotations[LastUsedAnnotation]
+		if !isDay(used) {
+			continue // not a day this service wrote: kept, as it always was
+		}
+		if used >= cutoff {
 			// Used more recently than the index says (a replica whose
 			// clock was a day behind): correct the entry, keep the Secret.
 			if err := s.editEntry(ctx, namespace, name, listed, used); err != nil {

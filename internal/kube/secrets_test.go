@@ -289,6 +289,9 @@ func TestCollect(t *testing.T) {
 		// An earlier version's Secret, in no index: never seen.
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "drone-convert-eci-env-legacy", Namespace: "ci",
 			Labels: map[string]string{ManagedByLabel: ManagedByValue}, Annotations: map[string]string{LastUsedAnnotation: "2020-01-01"}}, Immutable: &yes},
+		// Ours, but with no readable last-used day: kept.
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "drone-convert-eci-env-nodate", Namespace: "ci",
+			Labels: map[string]string{ManagedByLabel: ManagedByValue}}, Immutable: &yes},
 		// Someone else's Secret that an edited index names.
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "runner-secret", Namespace: "ci"}},
 	)
@@ -309,7 +312,7 @@ func TestCollect(t *testing.T) {
 	}
 	// A replica whose clock was behind recorded an older day than the
 	// Secret's own annotation.
-	patch := `{"data":{"drone-convert-eci-env-stale-entry":"2024-01-02","runner-secret":"2020-01-01"}}`
+	patch := `{"data":{"drone-convert-eci-env-stale-entry":"2024-01-02","runner-secret":"2020-01-01","drone-convert-eci-env-nodate":"2020-01-01"}}`
 	s.Now = clock("2025-02-25")
 	if err := s.Ensure(ctx, "ci", "drone-convert-eci-env-stale-entry", map[string][]byte{"env": []byte("drone-convert-eci-env-stale-entry")}); err != nil {
 		t.Fatal(err)
@@ -326,12 +329,12 @@ func TestCollect(t *testing.T) {
 	}
 	actions := client.Actions()
 	if strings.Join(got.Deleted, ",") != "drone-convert-eci-env-old" || got.Dropped != 1 ||
-		strings.Join(got.Foreign, ",") != "runner-secret" || got.Skipped || got.Entries != 2 {
+		strings.Join(got.Foreign, ",") != "runner-secret" || got.Skipped || got.Entries != 3 {
 		t.Errorf("collected %+v", got)
 	}
 	for name, want := range map[string]bool{
 		"drone-convert-eci-env-old": false, "drone-convert-eci-env-recent": true, "drone-convert-eci-env-stale-entry": true,
-		"drone-convert-eci-env-legacy": true, "runner-secret": true,
+		"drone-convert-eci-env-legacy": true, "runner-secret": true, "drone-convert-eci-env-nodate": true,
 	} {
 		_, err := client.CoreV1().Secrets("ci").Get(ctx, name, metav1.GetOptions{})
 		if exists := err == nil; exists != want {
@@ -339,7 +342,7 @@ func TestCollect(t *testing.T) {
 		}
 	}
 	idx := index(t, client, "ci")
-	want := map[string]string{"drone-convert-eci-env-recent": "2025-02-20", "drone-convert-eci-env-stale-entry": "2025-02-25"}
+	want := map[string]string{"drone-convert-eci-env-recent": "2025-02-20", "drone-convert-eci-env-stale-entry": "2025-02-25", "drone-convert-eci-env-nodate": "2020-01-01"}
 	if fmt.Sprint(idx.Data) != fmt.Sprint(want) {
 		t.Errorf("index %v, want %v", idx.Data, want)
 	}
