@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,9 +20,11 @@ import (
 )
 
 // Two replicas share one fake API server, each campaigning for the
-// collector's Lease: only the holder collects, every expired Secret is
-// deleted once, and when the holder stops the other collects (finding
-// the day's collection done).
+// collector's Lease: never do both collect at once, every expired
+// Secret is deleted once, and when the holder stops the other collects
+// (finding the day's collection done). A holder may also lose the Lease
+// on its own when renewing is slow (the race detector on a busy
+// machine): a handover, not two collectors.
 func TestCollectorOneReplicaAtATime(t *testing.T) {
 	client := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -40,6 +43,7 @@ func TestCollectorOneReplicaAtATime(t *testing.T) {
 
 	var mu sync.Mutex
 	var passes []string // identity of each pass, in order
+	var leading, maxLeading atomic.Int32
 	passed := make(chan struct{}, 100)
 	log, hook := test.NewNullLogger()
 	reg := prometheus.NewRegistry()
@@ -63,11 +67,18 @@ func TestCollectorOneReplicaAtATime(t *testing.T) {
 			Log: log, Metrics: m,
 		}
 		e := leader.Election{Client: client, Namespace: "drone", Lease: CollectorLease, Identity: id, Log: log,
-			LeaseDuration: 600 * time.Millisecond, RenewDeadline: 400 * time.Millisecond, RetryPeriod: 100 * time.Millisecond}
+			LeaseDuration: 2 * time.Second, RenewDeadline: 1500 * time.Millisecond, RetryPeriod: 100 * time.Millisecond}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := e.Run(replicaCtx, c.Lead); err != nil {
+			lead := func(ctx context.Context) {
+				n := leading.Add(1)
+				for m := maxLeading.Load(); n > m && !maxLeading.CompareAndSwap(m, n); m = maxLeading.Load() {
+				}
+				c.Lead(ctx)
+				leading.Add(-1)
+			}
+			if err := e.Run(replicaCtx, lead); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -89,20 +100,16 @@ func TestCollectorOneReplicaAtATime(t *testing.T) {
 		}
 	}
 	first := waitPasses(3)
-	for _, id := range first {
-		if id != first[0] {
-			t.Fatalf("passes by %v: both replicas collected", first)
-		}
-	}
-	stops[first[0]]()
-	var second string
-	for i := len(first); second == ""; i++ {
-		if id := waitPasses(i + 1)[i]; id != first[0] {
-			second = id
-		}
+	holder := first[len(first)-1]
+	stops[holder]()
+	for i, taken := len(first), false; !taken; i++ {
+		taken = waitPasses(i + 1)[i] != holder
 	}
 	cancel()
 	wg.Wait()
+	if maxLeading.Load() != 1 {
+		t.Errorf("%d replicas collected at once", maxLeading.Load())
+	}
 
 	deletes := map[string]int{}
 	for _, a := range client.Actions() {
