@@ -154,6 +154,7 @@ func decodeAll(t *testing.T, source string, data []byte) []object {
 		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
 			t.Fatalf("%s: strict decoding into %s: %v\n%s", where, gvk, err, doc)
 		}
+		refuseSecretListing(t, where, obj)
 		objs = append(objs, object{source: where, obj: obj})
 	}
 	return objs
@@ -279,23 +280,7 @@ func TestFullValues(t *testing.T) {
 	if n := len(find[*corev1.Secret](objs)); n != 0 {
 		t.Errorf("existingSecret set, yet the chart renders %d Secrets", n)
 	}
-	roles := find[*rbacv1.Role](objs)
-	if len(roles) != 2 {
-		t.Fatalf("want a Role in each of the 2 pipeline namespaces, got %d", len(roles))
-	}
-	for _, r := range roles {
-		if len(r.Rules) != 1 {
-			t.Fatalf("Role %s/%s: %d rules, want 1", r.Namespace, r.Name, len(r.Rules))
-		}
-		rule := r.Rules[0]
-		if !reflect.DeepEqual(rule.APIGroups, []string{""}) || !reflect.DeepEqual(rule.Resources, []string{"secrets"}) ||
-			!reflect.DeepEqual(rule.Verbs, []string{"create", "get", "patch", "list", "delete"}) || len(rule.ResourceNames) != 0 {
-			t.Errorf("Role %s/%s grants %+v; want create/get/patch/list/delete on secrets only (internal/kube/secrets.go)", r.Namespace, r.Name, rule)
-		}
-	}
-	if n := len(find[*rbacv1.RoleBinding](objs)); n != 2 {
-		t.Errorf("want 2 RoleBindings, got %d", n)
-	}
+	checkSecretCarrierRBAC(t, objs, "eci-converter", []string{"drone-pipelines", "drone-release"})
 	d := one[*appsv1.Deployment](t, objs)
 	if !*d.Spec.Template.Spec.AutomountServiceAccountToken {
 		t.Error("rbac.secrets is on, yet the pod gets no ServiceAccount token")
@@ -605,6 +590,7 @@ func TestChartRefuses(t *testing.T) {
 		{"not a duration", secretValue + "env:\n  DRONE_ECI_QUEUE_TIMEOUT: 10\n", "env.DRONE_ECI_QUEUE_TIMEOUT"},
 		{"not a switch", secretValue + "webhook:\n  enabled: yes please\n", "webhook.enabled"},
 		{"no service account", secretValue + "serviceAccount:\n  create: false\n", "serviceAccount.name"},
+		{"collection where the Role does not reach", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: builds\n  DRONE_ECI_ENV_SECRET_NAMESPACES: builds,team\npipelineNamespaces: [builds]\nrbac:\n  secrets:\n    enabled: true\n", `env.DRONE_ECI_ENV_SECRET_NAMESPACES: "team"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := render(t, "", tc.set)
@@ -770,7 +756,7 @@ var plainRenders = []struct {
 	{
 		dir:  filepath.Join(plainDir, "optional"),
 		set:  "secret:\n  existingSecret: " + plainSecret + "\nenv:\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [drone-pipelines]\nrbac:\n  secrets:\n    enabled: true\n",
-		note: "# The Secret env carrier's access: apply it with, in ../deployment.yaml and\n# ../serviceaccount.yaml, automountServiceAccountToken: true and\n# DRONE_ECI_ENV_IN_CLUSTER \"true\" (the chart's rbac.secrets.enabled does all three).\n",
+		note: "# The Secret env carrier's access: apply it with, in ../deployment.yaml and\n# ../serviceaccount.yaml, automountServiceAccountToken: true,\n# DRONE_ECI_ENV_IN_CLUSTER \"true\" and DRONE_ECI_ENV_SECRET_NAMESPACES\n# \"drone-pipelines\" (the chart's rbac.secrets.enabled does all of it).\n",
 		keep: map[string]string{"rbac.yaml": "rbac-secrets.yaml"},
 	},
 	{
@@ -927,7 +913,9 @@ func TestSensitiveNamespacesForced(t *testing.T) {
 	objs := manifests(t, mustRender(t, secretValue+"env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: kube-system\npipelineNamespaces: [kube-system, "+namespace+"]\nrbac:\n  allowSensitiveNamespaces: true\n  secrets:\n    enabled: true\n"))
 	var got []string
 	for _, r := range find[*rbacv1.Role](objs) {
-		got = append(got, r.Namespace)
+		if strings.HasSuffix(r.Name, "-secrets") {
+			got = append(got, r.Namespace)
+		}
 	}
 	if !reflect.DeepEqual(got, []string{"kube-system", namespace}) {
 		t.Errorf("forced: Roles in %v", got)

@@ -51,7 +51,7 @@ func serve(args []string, stderr io.Writer) int {
 	// One budget for the whole process: with the webhook on, its reviews
 	// take from the same memory as the conversions.
 	memory := semaphore.NewWeighted(budget)
-	envOpts, collect, err := envSecrets(cfg, log)
+	envOpts, collect, err := envSecrets(cfg, metrics.NewEnvSecrets(registry), log)
 	if err != nil {
 		log.Error(err)
 		return exitUsage

@@ -62,6 +62,13 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "bad loader pull secret", env: map[string]string{"DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET": "ACR Pull"}, want: "DRONE_ECI_WEBHOOK_LOADER_PULL_SECRET: \"ACR Pull\" is not a Secret name"},
+		{name: "env Secret namespaces", env: map[string]string{"DRONE_ECI_ENV_NAMESPACE": "builds", "DRONE_ECI_ENV_SECRET_NAMESPACES": "builds,team"}, check: func(t *testing.T, c Config) {
+			if strings.Join(c.EnvFiles.SecretNamespaces, " ") != "builds team" {
+				t.Errorf("DRONE_ECI_ENV_SECRET_NAMESPACES read as %q", c.EnvFiles.SecretNamespaces)
+			}
+		}},
+		{name: "env Secret namespace not a name", env: map[string]string{"DRONE_ECI_ENV_SECRET_NAMESPACES": "default,Team A"}, want: `DRONE_ECI_ENV_SECRET_NAMESPACES: "Team A" is not a namespace name`},
+		{name: "env Secret namespaces without the env namespace", env: map[string]string{"DRONE_ECI_ENV_NAMESPACE": "builds", "DRONE_ECI_ENV_SECRET_NAMESPACES": "team"}, want: `leaves out DRONE_ECI_ENV_NAMESPACE "builds"`},
 		{name: "not a number", env: map[string]string{"DRONE_ECI_MAX_DEPTH": "deep"}, want: "DRONE_ECI_MAX_DEPTH"},
 		{name: "self-managed webhook TLS", env: selfManaged(nil), check: func(t *testing.T, c Config) {
 			if w := c.Webhook; w.TLSMode != TLSSelfManaged || w.CertSecret != "dce-webhook-tls" || w.Configuration != "dce" || w.Service != "dce" {

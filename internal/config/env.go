@@ -2,7 +2,11 @@ package config
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // EnvFiles is how the YAML's environment moves into a mounted file
@@ -29,6 +33,10 @@ type EnvFiles struct {
 	// collection may delete it; Drone replays cached answers, so it is
 	// long on purpose. Zero disables collection.
 	Retention time.Duration `envconfig:"DRONE_ECI_ENV_SECRET_RETENTION"`
+	// SecretNamespaces are every namespace the Secret carrier may write
+	// (the chart's pipelineNamespaces), where collection looks; empty:
+	// Namespace plus those this process has created Secrets in.
+	SecretNamespaces []string `envconfig:"DRONE_ECI_ENV_SECRET_NAMESPACES"`
 	// APITimeout bounds each Kubernetes API call of a conversion.
 	APITimeout time.Duration `envconfig:"DRONE_ECI_ENV_API_TIMEOUT"`
 }
@@ -74,6 +82,14 @@ func (e EnvFiles) validate() error {
 	}
 	if e.Retention != 0 && e.Retention < 7*24*time.Hour {
 		return fmt.Errorf("DRONE_ECI_ENV_SECRET_RETENTION: %s is too short: Drone replays cached answers that mount these Secrets; use at least 168h, or 0 to never collect", e.Retention)
+	}
+	for _, ns := range e.SecretNamespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("DRONE_ECI_ENV_SECRET_NAMESPACES: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+	if len(e.SecretNamespaces) > 0 && !slices.Contains(e.SecretNamespaces, e.Namespace) {
+		return fmt.Errorf("DRONE_ECI_ENV_SECRET_NAMESPACES: %s leaves out DRONE_ECI_ENV_NAMESPACE %q, where env Secrets are created: they would never be collected", strings.Join(e.SecretNamespaces, ","), e.Namespace)
 	}
 	if e.APITimeout <= 0 {
 		return fmt.Errorf("DRONE_ECI_ENV_API_TIMEOUT: must be positive, got %s", e.APITimeout)

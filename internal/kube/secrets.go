@@ -1,6 +1,6 @@
 // Package kube is the service's only Kubernetes API client: it creates
-// and collects the immutable Secrets that carry env files
-// (plugin.SecretStore).
+// the immutable Secrets that carry env files (plugin.SecretStore), keeps
+// an index of them per namespace, and collects the long-unused ones.
 package kube
 
 import (
@@ -23,16 +23,22 @@ import (
 
 const (
 	// ManagedByLabel marks every Secret the service creates; collection
-	// only ever looks at Secrets carrying it.
+	// never deletes a Secret without it, whatever the index says.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	ManagedByValue = "drone-convert-eci"
 	// LastUsedAnnotation is the day (UTC, 2006-01-02) a conversion last
 	// answered with a config mounting the Secret.
 	LastUsedAnnotation = "drone-convert-eci/last-used"
-	day                = "2006-01-02"
+	// secretPrefix starts every env Secret's name (transform.EnvSecretPrefix,
+	// which the tests compare it with).
+	secretPrefix = "drone-convert-eci-env-"
+	day          = "2006-01-02"
 )
 
-// Secrets creates env-file Secrets through the Kubernetes API.
+// Secrets creates env-file Secrets through the Kubernetes API and
+// records each in its namespace's index (index.go), so that collection
+// finds them by name: the service may not list Secrets, since a list
+// returns every Secret's data, the runner's per-build ones included.
 type Secrets struct {
 	Client kubernetes.Interface
 	// Now is the clock (tests set it).
@@ -42,8 +48,9 @@ type Secrets struct {
 	seen map[string]bool
 }
 
-// Namespaces lists the namespaces Ensure was called for since start,
-// sorted: where collection has something to look at.
+// Namespaces lists the namespaces where Ensure has succeeded since
+// start, sorted: where collection has something to look at when the
+// operator did not list the namespaces (DRONE_ECI_ENV_SECRET_NAMESPACES).
 func (s *Secrets) Namespaces() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,53 +89,90 @@ func (s *Secrets) now() time.Time {
 // data: it creates it, or finds the one an earlier conversion created
 // (names are content hashes) and marks it used today. A Secret of that
 // name with other data is an error, never overwritten.
+//
+// The index entry is written before the Secret is created or marked, so
+// a Secret marked on a day always has an entry of that day or later: a
+// failure between the two writes leaves an entry without a Secret
+// (collection drops it), never a Secret that collection cannot find.
 func (s *Secrets) Ensure(ctx context.Context, namespace, name string, data map[string][]byte) error {
+	if err := s.ensure(ctx, namespace, name, data); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.seen == nil {
 		s.seen = map[string]bool{}
 	}
 	s.seen[namespace] = true
 	s.mu.Unlock()
+	return nil
+}
+
+func (s *Secrets) ensure(ctx context.Context, namespace, name string, data map[string][]byte) error {
+	today := s.now().Format(day)
+	secrets := s.Client.CoreV1().Secrets(namespace)
+	// Twice at most: a Secret collected between our get and our patch is
+	// created again.
+	for range 2 {
+		existing, err := secrets.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			err = s.create(ctx, namespace, name, data, today)
+			if !apierrors.IsAlreadyExists(err) {
+				return err
+			}
+			// Another replica created it since our get: check that one.
+			if existing, err = secrets.Get(ctx, name, metav1.GetOptions{}); err != nil {
+				return fmt.Errorf("get existing: %w", err)
+			}
+		} else if err != nil {
+			return fmt.Errorf("get: %w", err)
+		}
+		if existing.Labels[ManagedByLabel] != ManagedByValue || !sameData(existing.Data, data) {
+			return fmt.Errorf("a Secret named %s exists in %s but was not created by drone-convert-eci with this content; refusing to use it", name, namespace)
+		}
+		if existing.Immutable == nil || !*existing.Immutable {
+			return fmt.Errorf("Secret %s/%s is not immutable; refusing to mount it", namespace, name)
+		}
+		if existing.Annotations[LastUsedAnnotation] >= today {
+			return nil
+		}
+		if err := s.record(ctx, namespace, name, today); err != nil {
+			return err
+		}
+		// Metadata stays editable on an immutable Secret.
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, LastUsedAnnotation, today)
+		_, err = secrets.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+		if !apierrors.IsNotFound(err) {
+			if err != nil {
+				return fmt.Errorf("mark used: %w", err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("Secret %s/%s was deleted twice while being marked used", namespace, name)
+}
+
+// create records the Secret in the index, then creates it.
+func (s *Secrets) create(ctx context.Context, namespace, name string, data map[string][]byte, today string) error {
+	if err := s.record(ctx, namespace, name, today); err != nil {
+		return err
+	}
 	immutable := true
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
 			Namespace:   namespace,
 			Labels:      map[string]string{ManagedByLabel: ManagedByValue},
-			Annotations: map[string]string{LastUsedAnnotation: s.now().Format(day)},
+			Annotations: map[string]string{LastUsedAnnotation: today},
 		},
 		Immutable: &immutable,
 		Type:      corev1.SecretTypeOpaque,
 		Data:      data,
 	}
-	secrets := s.Client.CoreV1().Secrets(namespace)
-	_, err := secrets.Create(ctx, secret, metav1.CreateOptions{})
-	if err == nil {
-		return nil
-	}
-	if !apierrors.IsAlreadyExists(err) {
+	_, err := s.Client.CoreV1().Secrets(namespace).Create(ctx, secret, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create: %w", err)
 	}
-	existing, err := secrets.Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("get existing: %w", err)
-	}
-	if existing.Labels[ManagedByLabel] != ManagedByValue || !sameData(existing.Data, data) {
-		return fmt.Errorf("a Secret named %s exists in %s but was not created by drone-convert-eci with this content; refusing to use it", name, namespace)
-	}
-	if existing.Immutable == nil || !*existing.Immutable {
-		return fmt.Errorf("Secret %s/%s is not immutable; refusing to mount it", namespace, name)
-	}
-	today := s.now().Format(day)
-	if existing.Annotations[LastUsedAnnotation] >= today {
-		return nil
-	}
-	// Metadata stays editable on an immutable Secret.
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, LastUsedAnnotation, today)
-	if _, err := secrets.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("mark used: %w", err)
-	}
-	return nil
+	return err
 }
 
 func sameData(a, b map[string][]byte) bool {
@@ -143,36 +187,10 @@ func sameData(a, b map[string][]byte) bool {
 	return true
 }
 
-// Collect deletes, in namespace, the service's env Secrets that no
-// conversion has used for longer than retention, and returns their
-// names. Drone caches converter answers and may replay one for a
-// restarted build, so retention is long (days, not minutes); a Secret
-// without a readable last-used day is kept.
-func (s *Secrets) Collect(ctx context.Context, namespace string, retention time.Duration) ([]string, error) {
-	if retention <= 0 {
-		return nil, nil
-	}
-	cutoff := s.now().Add(-retention).Format(day)
-	list, err := s.Client.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: ManagedByLabel + "=" + ManagedByValue,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list: %w", err)
-	}
-	var deleted []string
-	for _, secret := range list.Items {
-		used := secret.Annotations[LastUsedAnnotation]
-		if _, err := time.Parse(day, used); err != nil || !strings.HasPrefix(secret.Name, "drone-convert-eci-env-") {
-			continue
-		}
-		if used >= cutoff {
-			continue
-		}
-		err := s.Client.CoreV1().Secrets(namespace).Delete(ctx, secret.Name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return deleted, fmt.Errorf("delete %s: %w", secret.Name, err)
-		}
-		deleted = append(deleted, secret.Name)
-	}
-	return deleted, nil
+// ours says whether collection may delete secret: only a Secret this
+// service created, whatever name the index (a ConfigMap others may be
+// able to edit) holds.
+func ours(secret *corev1.Secret) bool {
+	return secret.Labels[ManagedByLabel] == ManagedByValue && strings.HasPrefix(secret.Name, secretPrefix) &&
+		secret.Immutable != nil && *secret.Immutable
 }

@@ -60,6 +60,7 @@ func TestMetricsDocumented(t *testing.T) {
 	var registered names
 	New(&registered)
 	NewWebhook(&registered, time.Now)
+	NewEnvSecrets(&registered)
 	section := healthSection(t)
 
 	for _, name := range registered {

@@ -91,7 +91,7 @@ values files as floats, which would print 1048576 as 1.048576e+06.
 {{- end }}
 
 {{/*
-Secret access (the carrier's create/get/patch/list/delete, the registry
+Secret access (the carrier's create/get/patch/delete, the registry
 lookups' get) in kube-system or the release's own namespace would reach
 cluster credentials, this service's DRONE_SECRET and the runner's RPC
 secret: refused unless rbac.allowSensitiveNamespaces forces it.
