@@ -578,7 +578,8 @@ func TestChartRefuses(t *testing.T) {
 		{"network policy shutting the Drone server out", secretValue + "networkPolicy:\n  enabled: true\n", "networkPolicy.droneServer"},
 		{"Secret access in kube-system", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines, kube-system]\nrbac:\n  secrets:\n    enabled: true\n", `pipelineNamespaces: "kube-system"`},
 		{"Secret access in the release's namespace", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: drone-pipelines\npipelineNamespaces: [drone-pipelines, " + namespace + "]\nrbac:\n  secrets:\n    enabled: true\n", `pipelineNamespaces: "` + namespace + `"`},
-		{"registry Secret access in kube-system", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [kube-system]\nrbac:\n  registry:\n    enabled: true\n", "rbac.allowSensitiveNamespaces"},
+		{"registry Role with the Secret carrier but not its Role", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [builds]\nrbac:\n  registry:\n    enabled: true\n", "env.DRONE_ECI_ENV_CARRIER=annotations"},
+		{"registry Secret access in kube-system", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_CARRIER: annotations\npipelineNamespaces: [kube-system]\nrbac:\n  registry:\n    enabled: true\n", "rbac.allowSensitiveNamespaces"},
 		// values.schema.json
 		{"no image", secretValue + "image:\n  repository: \"\"\n", "the project publishes no image"},
 		{"image from Docker Hub's library", secretValue + "image:\n  repository: drone-convert-eci\n", "names no registry host"},
@@ -605,7 +606,7 @@ func TestChartRefuses(t *testing.T) {
 // by name to ServiceAccounts and Secrets of the pipeline namespaces,
 // nothing more (internal/registry/credentials.go), and a token.
 func TestRegistryRBAC(t *testing.T) {
-	objs := manifests(t, mustRender(t, secretValue+"env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\npipelineNamespaces: [builds, team]\nrbac:\n  registry:\n    enabled: true\n"))
+	objs := manifests(t, mustRender(t, secretValue+"env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_CARRIER: annotations\npipelineNamespaces: [builds, team]\nrbac:\n  registry:\n    enabled: true\n"))
 	checkConsistent(t, objs)
 	roles := find[*rbacv1.Role](objs)
 	if len(roles) != 2 {

@@ -115,6 +115,10 @@ or the operator's own, and for self-managed webhook TLS.
 {{- if and .Values.rbac.registry.enabled (not $inCluster) }}
 {{- fail "rbac.registry.enabled: the Role is for registry lookups with pull secrets; set env.DRONE_ECI_ENV_IN_CLUSTER=true so the service uses it" }}
 {{- end }}
+{{- /* With cluster access the auto carrier creates env Secrets (and campaigns for the collector's Lease), which only rbac.secrets allows. */}}
+{{- if and .Values.rbac.registry.enabled (not .Values.rbac.secrets.enabled) (ne (toString .Values.env.DRONE_ECI_ENV_CARRIER) "annotations") }}
+{{- fail (printf "rbac.registry.enabled without rbac.secrets.enabled: with DRONE_ECI_ENV_IN_CLUSTER the %q env carrier creates Secrets, which the registry Role does not allow; set rbac.secrets.enabled=true, or env.DRONE_ECI_ENV_CARRIER=annotations" (toString .Values.env.DRONE_ECI_ENV_CARRIER)) }}
+{{- end }}
 {{- if .Values.rbac.secrets.enabled }}
 {{- if not $inCluster }}
 {{- fail "rbac.secrets.enabled: the Role is for the Secret env carrier; set env.DRONE_ECI_ENV_IN_CLUSTER=true so the service uses it" }}
