@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -317,6 +318,8 @@ func (s *stepConversion) settings() error {
 		s.consumed[name] = true
 	}
 	flavour := s.flavour
+	// As Warn would write it, without fmt: a step can keep thousands.
+	keptHead, keptTail := "step "+strconv.Quote(s.name)+": setting ", " kept as written: plugins/"+flavour+" does not read it"
 
 	for _, key := range s.order {
 		if s.consumed[key] {
@@ -329,7 +332,7 @@ func (s *stepConversion) settings() error {
 		// so that no value, and no secret reference, disappears.
 		if !known {
 			s.keepAsWritten(key, value)
-			s.report.Warn("step %q: setting %s kept as written: plugins/%s does not read it", s.name, key, flavour)
+			s.report.Warnings = append(s.report.Warnings, keptHead+key+keptTail)
 			continue
 		}
 		if rule.flavours != nil && !contains(rule.flavours, flavour) {
