@@ -39,8 +39,9 @@ import (
 // env-heavy configs, 3 from each client, over loopback with drone-go's
 // client. The server's peak RSS (VmHWM of its process, so the clients'
 // own memory does not count) must stay under the chart's memory limit;
-// every request is either converted or a clean 503 naming the memory
-// budget.
+// more than half of the requests must be converted, and every other one
+// answered a clean 503 that says why: the memory budget was not free
+// within the queue's wait, or within the request's deadline.
 //
 //	go test -tags load -run TestLoadMemory -v ./bench
 func TestLoadMemory(t *testing.T) {
@@ -51,6 +52,10 @@ func TestLoadMemory(t *testing.T) {
 
 	configs := [][]byte{wide(t), argsFromEnv(t)}
 	const clients, each = 64, 3
+	// Most are served: one core converts such a config in about 0.2 s,
+	// so the 64th in line waits about 13 s, within the default
+	// DRONE_ECI_QUEUE_TIMEOUT.
+	const minServed = clients*each/2 + 1
 	var (
 		mu                   sync.Mutex
 		served, busy, failed int
@@ -72,7 +77,7 @@ func TestLoadMemory(t *testing.T) {
 				switch {
 				case err == nil && res != nil && res.Data != "":
 					served++
-				case errors.As(err, &derr) && derr.Code == http.StatusServiceUnavailable && strings.Contains(derr.Message, "DRONE_ECI_MEMORY_BUDGET"):
+				case errors.As(err, &derr) && derr.Code == http.StatusServiceUnavailable && cleanBusy(derr.Message):
 					busy++
 				default:
 					failed++
@@ -86,8 +91,8 @@ func TestLoadMemory(t *testing.T) {
 	}
 	wg.Wait()
 	peak := processPeakRSS(t, cmd.Process.Pid)
-	t.Logf("%d requests in %s: %d converted, %d answered 503 (memory budget), %d failed; server peak RSS %s, chart limit %s (GOMEMLIMIT %s)",
-		clients*each, time.Since(start).Round(time.Millisecond), served, busy, failed,
+	t.Logf("%d requests in %s: %d converted (at least %d wanted), %d answered 503 (memory budget), %d failed; server peak RSS %s, chart limit %s (GOMEMLIMIT %s)",
+		clients*each, time.Since(start).Round(time.Millisecond), served, minServed, busy, failed,
 		units.BytesSize(float64(peak)), units.BytesSize(float64(limit)), env["GOMEMLIMIT"])
 	if failed > 0 {
 		t.Errorf("%d requests neither converted nor a clean 503; first: %v", failed, firstFailure)
@@ -95,9 +100,17 @@ func TestLoadMemory(t *testing.T) {
 	if peak >= limit {
 		t.Errorf("server peak RSS %d bytes, at or over the chart's memory limit %d", peak, limit)
 	}
-	if served == 0 {
-		t.Error("nothing was converted")
+	if served < minServed {
+		t.Errorf("%d of %d requests converted, want more than half (%d)", served, clients*each, minServed)
 	}
+}
+
+// cleanBusy reports whether a 503's message gives its reason: the memory
+// budget, and the wait it was not free within (the queue's, or the
+// request's deadline).
+func cleanBusy(msg string) bool {
+	return strings.Contains(msg, "the converter is busy") && strings.Contains(msg, "DRONE_ECI_MEMORY_BUDGET") &&
+		(strings.Contains(msg, "DRONE_ECI_QUEUE_TIMEOUT") || strings.Contains(msg, "DRONE_ECI_CONVERT_TIMEOUT"))
 }
 
 // startServer builds the binary and runs serve as the chart does:

@@ -269,7 +269,7 @@ func (c *Converter) convertPipeline(doc *yamldoc.Document, h header, in Input, m
 		outcome.Reason = "already runs on ECI: nothing to change"
 		return outcome, nil
 	}
-	if err := transform.Annotate(p, ReportAnnotation, shortReport(p.Report.String())); err != nil {
+	if err := transform.Annotate(p, ReportAnnotation, shortReport(p.Report)); err != nil {
 		return outcome, err
 	}
 	doc.Edited = true
@@ -429,11 +429,12 @@ func isKubernetesPipeline(doc *yamldoc.Document) bool {
 // at a larger size: see logReport).
 const maxReportAnnotation = 4 << 10
 
-func shortReport(report string) string {
-	if len(report) <= maxReportAnnotation {
+func shortReport(r transform.Report) string {
+	const more = " … (cut; drone-convert-eci convert prints the whole report)"
+	report, whole := r.Head(maxReportAnnotation)
+	if whole {
 		return report
 	}
-	const more = " … (cut; drone-convert-eci convert prints the whole report)"
 	cut := maxReportAnnotation - len(more)
 	for cut > 0 && !utf8.RuneStart(report[cut]) {
 		cut--

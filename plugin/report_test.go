@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/corpustest"
@@ -118,3 +119,53 @@ func TestCorpusReportReaders(t *testing.T) {
 		}
 	}
 }
+
+// TestShortReport: the annotation is the report whole when it fits, else
+// its start cut where a character starts with the note that it was cut;
+// Head writes exactly the start of String.
+func TestShortReport(t *testing.T) {
+	many := transform.Report{}
+	for i := range 3000 {
+		many.Warn("step %q: setting k%d kept as written: plugins/docker does not read it", "bûild", i)
+	}
+	many.Changed("step %q: plugins/docker → plugins/kaniko", "bûild")
+	tests := []struct {
+		name   string
+		report transform.Report
+	}{
+		{"empty", transform.Report{}},
+		{"changes only", transform.Report{Changes: []string{"a", "b"}}},
+		{"warnings only", transform.Report{Warnings: []string{"w"}}},
+		{"both", transform.Report{Changes: []string{"a"}, Warnings: []string{"w1", "w2"}}},
+		{"long, multi-byte", many},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			whole := tt.report.String()
+			for _, max := range []int{-1, 0, 1, 9, 10, len(whole) - 1, len(whole), len(whole) + 1, 4000, 4096} {
+				got, all := tt.report.Head(max)
+				want := whole
+				if max >= 0 && max < len(whole) {
+					want = whole[:max]
+				}
+				if got != want || all != (max < 0 || max >= len(whole)) {
+					t.Errorf("Head(%d) = %q…, %v; want %q…, %v", max, cut(got), all, cut(want), !all)
+				}
+			}
+			short := shortReport(tt.report)
+			if len(whole) <= maxReportAnnotation {
+				if short != whole {
+					t.Errorf("shortReport = %q, want the whole report", cut(short))
+				}
+				return
+			}
+			const more = " … (cut; drone-convert-eci convert prints the whole report)"
+			head, ok := strings.CutSuffix(short, more)
+			if !ok || !strings.HasPrefix(whole, head) || len(short) > maxReportAnnotation || len(head) < maxReportAnnotation-len(more)-3 || !utf8.ValidString(head) {
+				t.Errorf("shortReport = %d bytes ending %q: not the report's start cut at a character with the note", len(short), short[max(0, len(short)-80):])
+			}
+		})
+	}
+}
+
+func cut(s string) string { return s[:min(len(s), 60)] }

@@ -26,19 +26,20 @@ import (
 const (
 	defaultMaxBodyBytes = 1 << 20
 	defaultMaxClockSkew = 5 * time.Minute
-	defaultQueueTimeout = 10 * time.Second
+	defaultQueueTimeout = 20 * time.Second
 )
 
 // What one request holds while it is read and converted, as measured by
 // bench.BenchmarkWorkingSet (go test ./bench -bench WorkingSet), peak
-// heap above idle over the body: 65× for a 0.9 MB config of 36 000
-// docker settings and 27 000 env vars (60 MB held), 57× for 2 000 steps
-// (234 KB), 49× for 12 000 build args from env, 10× for a typical
+// heap above idle over the body, worst of nine runs each: 57× for a
+// 0.9 MB config of 36 000 docker settings and 27 000 env vars (52 MB
+// held; 65× before its kept settings kept their text), 55× for 2 000
+// steps (234 KB), 45× for 12 000 build args from env, 9× for a typical
 // config padded to 1 MiB with comments; small configs hold a fixed
-// ~0.1-2 MB (typical 110 KB, 200 steps 2 MB). workFactor and
-// workOverhead cover every one of them.
+// ~0.1-2.4 MB (typical 120 KB, 200 steps 2.4 MB). workFactor and
+// workOverhead cover every one of them, the largest by an eighth.
 const (
-	workFactor   = 72
+	workFactor   = 64
 	workOverhead = 1 << 20
 )
 
@@ -72,7 +73,12 @@ type Options struct {
 	// other work in the process (the webhook, under serve), so that the
 	// process as a whole stays within it; nil = the guard's own.
 	Memory       *semaphore.Weighted
-	QueueTimeout time.Duration // default 10s
+	QueueTimeout time.Duration // default 20s
+	// Deadline, when set, bounds a request from its arrival: its wait
+	// for memory and everything after it (the conversion's own deadline
+	// then ends no later), so that the time in the queue counts against
+	// the answer Drone waits for. 0 = no deadline of the guard's.
+	Deadline time.Duration
 
 	// Metrics, when set, counts answers by status code and panics.
 	Metrics *metrics.Metrics
@@ -150,6 +156,12 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if g.opts.Deadline > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), g.opts.Deadline)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
+
 	tooLargeReason := fmt.Sprintf("request body larger than %d bytes", g.opts.MaxBodyBytes)
 	// A declared length settles it without reading; chunked bodies are
 	// caught by MaxBytesReader, which also makes the server close the
@@ -173,6 +185,13 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wait, cancel := context.WithTimeout(r.Context(), g.opts.QueueTimeout)
 	err := g.memory.Acquire(wait, cost)
 	cancel()
+	if err != nil && g.opts.Deadline > 0 && r.Context().Err() == context.DeadlineExceeded {
+		w.Header().Set("Retry-After", "1")
+		g.refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf(
+			"the converter is busy: the conversions in flight hold its whole memory budget (DRONE_ECI_MEMORY_BUDGET, %d bytes) and %d more bytes were not free within the request's deadline of %s (DRONE_ECI_CONVERT_TIMEOUT)",
+			g.opts.MemoryBudget, cost, g.opts.Deadline))
+		return
+	}
 	if err != nil {
 		w.Header().Set("Retry-After", "1")
 		g.refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf(

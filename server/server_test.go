@@ -472,6 +472,31 @@ func TestGuardMemoryBudget(t *testing.T) {
 		}
 	})
 
+	t.Run("the deadline counts the wait: 503 naming it, and what follows ends by it", func(t *testing.T) {
+		o := opts(server.WorkingSet(size))
+		o.QueueTimeout, o.Deadline = time.Hour, 50*time.Millisecond
+		var left time.Duration
+		h := server.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if d, ok := r.Context().Deadline(); ok {
+				left = time.Until(d)
+			}
+			next.ServeHTTP(w, r)
+		}), o, nil)
+		first := background(h, craft{body: body})
+		start := time.Now()
+		rec := serve(h, craft{body: body}, false)
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "DRONE_ECI_CONVERT_TIMEOUT") || time.Since(start) > 10*time.Second {
+			t.Errorf("second request: %d %q after %s, want 503 naming DRONE_ECI_CONVERT_TIMEOUT at its deadline", rec.Code, rec.Body, time.Since(start))
+		}
+		hold <- struct{}{}
+		if rec := <-first; rec.Code != http.StatusOK {
+			t.Errorf("first request: %d %s", rec.Code, rec.Body)
+		}
+		if left <= 0 || left > o.Deadline {
+			t.Errorf("the handler after the guard had %s left, want a deadline within %s of arrival", left, o.Deadline)
+		}
+	})
+
 	t.Run("larger than the whole budget: 413", func(t *testing.T) {
 		h := server.Guard(next, opts(server.WorkingSet(size)-1), nil)
 		rec := serve(h, craft{body: body}, false)

@@ -222,7 +222,7 @@ func (e Env) apply(p *Pipeline) error {
 		if !s.simple {
 			continue // reportKept says why
 		}
-		pl := &plan{step: s, before: before}
+		pl := &plan{step: s, before: before, moved: make([]envVar, 0, len(s.env))}
 		for _, v := range s.env {
 			if movable(v, true, s) && !referenced[v.name] {
 				pl.moved = append(pl.moved, v)
@@ -535,8 +535,9 @@ func readEnv(m *yaml.Node, field func() string) ([]envVar, error) {
 	if m.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: expected a mapping, found a %s", field(), kindName(m.Kind))
 	}
-	var vars []envVar
-	for _, kv := range flatten(m) {
+	pairs := flatten(m)
+	vars := make([]envVar, 0, len(pairs))
+	for _, kv := range pairs {
 		v := envVar{name: kv.key.Value, key: kv.key, value: kv.value}
 		value := resolve(kv.value)
 		switch {

@@ -275,7 +275,10 @@ func (s *stepConversion) envArg(name string, prefixes *argPrefixes, proxy bool) 
 			switch {
 			case src == envUnset && sourceNode != nil:
 				s.setEnv(spelling, sourceNode)
-				s.report.Changed("step %q: environment %s added, a copy of %s: the docker plugin passed %s's value as build arg %s too", s.name, spelling, source, source, spelling)
+				// As Changed would write it, without fmt: a step can have
+				// thousands.
+				s.report.Changes = append(s.report.Changes, "step "+strconv.Quote(s.name)+": environment "+spelling+" added, a copy of "+source+
+					": the docker plugin passed "+source+"'s value as build arg "+spelling+" too")
 			case sourceNode != nil && node != nil && sameValue(node, sourceNode):
 			default:
 				s.report.Warn("step %q: build arg %s: the docker plugin passed %s's value under this name too, kaniko passes the step's own %s", s.name, spelling, source, spelling)

@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -14,6 +15,7 @@ type stepConversion struct {
 	c        *container
 	flavour  string
 	in       map[string]*yaml.Node // the docker settings, effective
+	inKey    map[string]*yaml.Node // their keys, as parsed (see emit)
 	order    []string              // their order
 	out      *yaml.Node            // the kaniko settings
 	outIndex map[string]int        // out's keys, by position in its content (see emit)
@@ -33,14 +35,21 @@ type stepConversion struct {
 
 func (r *kanikoRun) convertStep(c *container, n *yaml.Node) error {
 	image := r.k.Images[c.flavour]
-	s := &stepConversion{r: r, c: c, flavour: c.flavour, in: map[string]*yaml.Node{}, out: &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}, report: &r.p.Report, name: c.name, consumed: map[string]bool{}, node: n}
+	s := &stepConversion{r: r, c: c, flavour: c.flavour, out: &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}, report: &r.p.Report, name: c.name, consumed: map[string]bool{}, node: n}
 	settings := resolve(get(n, "settings"))
 	if settings != nil && !isNull(settings) && settings.Kind != yaml.MappingNode {
 		return fmt.Errorf("settings: expected a mapping, found a %s", kindName(settings.Kind))
 	}
-	for _, p := range flatten(settings) {
+	pairs := flatten(settings)
+	s.in, s.inKey, s.order = make(map[string]*yaml.Node, len(pairs)), map[string]*yaml.Node{}, make([]string, 0, len(pairs))
+	// Keys of the step's own mapping, not an anchor's: see keepAsWritten.
+	own := get(n, "settings") == settings && settings != nil && settings.Anchor == ""
+	for i, p := range pairs {
 		s.in[p.key.Value] = p.value
 		s.order = append(s.order, p.key.Value)
+		if own && 2*i < len(settings.Content) && settings.Content[2*i] == p.key {
+			s.inKey[p.key.Value] = p.key
+		}
 	}
 	if err := s.environment(n); err != nil {
 		return err
@@ -240,15 +249,40 @@ func (s *stepConversion) hasOut(key string) bool {
 // a step with thousands of settings (each kept as written) does not
 // search out for every one.
 func (s *stepConversion) emit(key string, value *yaml.Node) {
+	s.put(key, nil, value)
+}
+
+// keepAsWritten carries a setting the kaniko plugin does not read over
+// under its own key node, when that is one scalar would write the same
+// (a string, without anchor, comments, "$" or backslash) and stands in
+// the step's own settings mapping: the encoder then keeps the entry's
+// text instead of writing it anew, which for thousands of such settings
+// was most of the cost of encoding the config. Any other key is written
+// anew, as before, so the output is what it was.
+func (s *stepConversion) keepAsWritten(key string, value *yaml.Node) {
+	k := s.inKey[key]
+	if k != nil && (k.Kind != yaml.ScalarNode || k.Tag != "!!str" || k.Anchor != "" || k.Style != 0 ||
+		k.HeadComment != "" || k.LineComment != "" || k.FootComment != "" || strings.ContainsAny(key, "$\\")) {
+		k = nil
+	}
+	s.put(key, k, value)
+}
+
+// put sets key in out to value, written with the key node k (nil: a new
+// one).
+func (s *stepConversion) put(key string, k, value *yaml.Node) {
 	if s.outIndex == nil {
-		s.outIndex = map[string]int{}
+		s.outIndex = make(map[string]int, len(s.order))
 	}
 	if i, ok := s.outIndex[key]; ok {
 		s.out.Content[i+1] = value
 		return
 	}
 	s.outIndex[key] = len(s.out.Content)
-	s.out.Content = append(s.out.Content, scalar(key), value)
+	if k == nil {
+		k = scalar(key)
+	}
+	s.out.Content = append(s.out.Content, k, value)
 }
 
 func (s *stepConversion) fail(setting, format string, args ...any) error {
@@ -284,6 +318,8 @@ func (s *stepConversion) settings() error {
 		s.consumed[name] = true
 	}
 	flavour := s.flavour
+	// As Warn would write it, without fmt: a step can keep thousands.
+	keptHead, keptTail := "step "+strconv.Quote(s.name)+": setting ", " kept as written: plugins/"+flavour+" does not read it"
 
 	for _, key := range s.order {
 		if s.consumed[key] {
@@ -295,15 +331,15 @@ func (s *stepConversion) settings() error {
 		// and changes nothing now; it is carried over rather than dropped
 		// so that no value, and no secret reference, disappears.
 		if !known {
-			s.emit(key, value)
-			s.report.Warn("step %q: setting %s kept as written: plugins/%s does not read it", s.name, key, flavour)
+			s.keepAsWritten(key, value)
+			s.report.Warnings = append(s.report.Warnings, keptHead+key+keptTail)
 			continue
 		}
 		if rule.flavours != nil && !contains(rule.flavours, flavour) {
 			if (rule.action == keep || rule.action == special) && rule.why != "" {
 				return s.fail(key, "plugins/kaniko-%s has no %s setting (%s): the step could not authenticate as written; use the flavour's own credentials settings", flavour, key, rule.why)
 			}
-			s.emit(key, value)
+			s.keepAsWritten(key, value)
 			s.report.Changed("step %q: setting %s kept as written: plugins/%s does not read it", s.name, key, flavour)
 			continue
 		}

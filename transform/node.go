@@ -147,8 +147,8 @@ func flatten(m *yaml.Node) []pair {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
-	var out []pair
-	seen := map[string]bool{}
+	out := make([]pair, 0, len(m.Content)/2)
+	seen := make(map[string]bool, len(m.Content)/2)
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if yamldoc.IsMergeKey(m.Content[i]) || seen[m.Content[i].Value] {
 			continue

@@ -128,31 +128,71 @@ func (r Report) Empty() bool { return len(r.Changes) == 0 && len(r.Warnings) == 
 // String is the one-line form used in the report annotation: the
 // author's lines only.
 func (r Report) String() string {
-	size := len("changed: ") + len(" | warnings: ")
+	s, _ := r.Head(-1)
+	return s
+}
+
+// Head is the start of String, at most max bytes of it (max < 0: all),
+// and whether that is all of it. Only what it returns is written: a
+// report of tens of thousands of warnings is cut to a few kilobytes for
+// its annotation, and writing it whole first cost a copy of it all.
+func (r Report) Head(max int) (string, bool) {
+	size := 0
+	if len(r.Changes) > 0 {
+		size += len("changed: ") - len("; ")
+	}
+	if len(r.Warnings) > 0 {
+		size += len("warnings: ") - len("; ")
+		if len(r.Changes) > 0 {
+			size += len(" | ")
+		}
+	}
 	for _, s := range r.Changes {
 		size += len(s) + len("; ")
 	}
 	for _, s := range r.Warnings {
 		size += len(s) + len("; ")
 	}
-	var b strings.Builder
-	b.Grow(size)
+	whole := max < 0 || size <= max
+	if whole {
+		max = size
+	}
+	b := headWriter{max: max}
+	b.Grow(max)
 	writeList(&b, "changed: ", r.Changes)
-	if len(r.Warnings) > 0 && b.Len() > 0 {
-		b.WriteString(" | ")
+	if len(r.Warnings) > 0 && len(r.Changes) > 0 {
+		b.write(" | ")
 	}
 	writeList(&b, "warnings: ", r.Warnings)
-	return b.String()
+	return b.String(), whole
 }
 
-func writeList(b *strings.Builder, title string, items []string) {
+// headWriter keeps the first max bytes written to it.
+type headWriter struct {
+	strings.Builder
+	max int
+}
+
+// write appends what fits of s and reports whether all of it did.
+func (b *headWriter) write(s string) bool {
+	room := b.max - b.Len()
+	if len(s) > room {
+		b.WriteString(s[:max(room, 0)])
+		return false
+	}
+	b.WriteString(s)
+	return true
+}
+
+func writeList(b *headWriter, title string, items []string) {
 	for i, s := range items {
+		sep := "; "
 		if i == 0 {
-			b.WriteString(title)
-		} else {
-			b.WriteString("; ")
+			sep = title
 		}
-		b.WriteString(s)
+		if !b.write(sep) || !b.write(s) {
+			return
+		}
 	}
 }
 

@@ -72,8 +72,12 @@ func serve(args []string, stderr io.Writer) int {
 		MemoryBudget: budget,
 		Memory:       memory,
 		QueueTimeout: cfg.QueueTimeout,
-		Metrics:      m,
-		Gatherer:     registry,
+		// The wait for memory counts against the conversion's deadline,
+		// as DRONE_ECI_CONVERT_TIMEOUT says: queue and conversion
+		// together answer within it, so within Drone's minute.
+		Deadline: cfg.ConvertTimeout,
+		Metrics:  m,
+		Gatherer: registry,
 	}, log)
 	srv := &http.Server{
 		Handler:           handler,

@@ -100,8 +100,9 @@ type Config struct {
 	MemoryBudget int64 `envconfig:"DRONE_ECI_MEMORY_BUDGET"`
 
 	EnvFiles
-	// ConvertTimeout bounds one request's conversion, queueing and any
-	// Kubernetes API calls included; Drone itself gives up after a minute
+	// ConvertTimeout bounds one request from its arrival: queueing (for
+	// memory, then for a slot), conversion and any Kubernetes API calls;
+	// Drone itself gives up after a minute
 	// (DRONE_CONVERT_TIMEOUT), so the default answers before that.
 	ConvertTimeout time.Duration `envconfig:"DRONE_ECI_CONVERT_TIMEOUT"`
 	// ShutdownDrain is how long the listeners keep serving after SIGTERM
@@ -152,7 +153,7 @@ func Default() Config {
 		AliasRatio:           10,
 		MaxConcurrent:        4 * runtime.GOMAXPROCS(0),
 		MaxConcurrentPerRepo: 2,
-		QueueTimeout:         10 * time.Second,
+		QueueTimeout:         20 * time.Second,
 		EnvFiles:             defaultEnvFiles(),
 		ConvertTimeout:       45 * time.Second,
 		ShutdownDrain:        10 * time.Second,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -401,6 +402,9 @@ func (s *splicer) block(n *yaml.Node, ri int32, end int) error {
 	}
 	base := len(s.units)
 	defer func() { s.units = s.units[:base] }()
+	// Grown once for the whole collection, rather than by doubling
+	// through a collection of thousands of entries.
+	s.units = slices.Grow(s.units, len(orig)/step)
 	column := -1
 	child := ri + 1 // the record of orig[i]
 	for i := 0; i+step <= len(orig); i += step {
