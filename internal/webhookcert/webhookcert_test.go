@@ -221,14 +221,17 @@ func TestRotation(t *testing.T) {
 	}
 
 	// The CA with less than a third of its life left (300 days, day
-	// 201): a new CA signs a new certificate; the caBundle holds both
-	// CAs, so the previous certificate, still served by replicas that
-	// have not re-read the Secret, keeps verifying.
+	// 201): a new CA joins the caBundle, but the certificate stays the
+	// previous CA's until the new one has been in the caBundle for
+	// caSettle: an API server verifies against the caBundle its informer
+	// last saw, so a certificate signed by the new CA in the same pass
+	// would fail there until it caught up.
 	clk.Set(start.Add(195 * 24 * time.Hour))
 	if err := m.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
-	previous := read(t, client).leaf(t)
+	before := read(t, client)
+	previous := before.leaf(t)
 	if previous.CheckSignatureFrom(ca1[0]) != nil {
 		t.Fatal("on day 195 the certificate should still come from the first CA")
 	}
@@ -243,12 +246,38 @@ func TestRotation(t *testing.T) {
 	if len(cas) != 2 || cas[0].Equal(ca1[0]) || !cas[1].Equal(ca1[0]) {
 		t.Fatalf("after CA rotation ca.crt holds %d CAs; want the new one, then the old one", len(cas))
 	}
-	leaf3 := third.leaf(t)
+	if err := verifies(t, before.caBundle[0], third.leaf(t), day201); err != nil {
+		t.Errorf("in the pass that added the new CA, the Secret's certificate does not verify against the caBundle an API server may still hold: %v", err)
+	}
+	if c, _ := m.GetCertificate(nil); !c.Leaf.Equal(previous) {
+		t.Error("the leader serves another certificate than the previous one while the new CA settles")
+	}
+	// Passes within caSettle keep it.
+	clk.Set(day201.Add(caSettle - time.Minute))
+	if err := m.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if leaf := read(t, client).leaf(t); !leaf.Equal(previous) {
+		t.Error("the certificate changed before the new CA settled")
+	}
+	// The first pass after caSettle: a certificate from the new CA, which
+	// verifies against the caBundle written caSettle before.
+	settled := day201.Add(caSettle)
+	clk.Set(settled)
+	if err := m.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	switched := read(t, client)
+	switched.checkBundlePatched(t)
+	leaf3 := switched.leaf(t)
 	if err := leaf3.CheckSignatureFrom(cas[0]); err != nil {
 		t.Errorf("new certificate not signed by the new CA: %v", err)
 	}
+	if c, _ := m.GetCertificate(nil); !c.Leaf.Equal(leaf3) {
+		t.Error("the leader does not serve the new CA's certificate")
+	}
 	for name, leaf := range map[string]*x509.Certificate{"new": leaf3, "previous": previous} {
-		if err := verifies(t, third.caBundle[0], leaf, day201); err != nil {
+		if err := verifies(t, third.caBundle[0], leaf, settled); err != nil {
 			t.Errorf("%s certificate does not verify against the caBundle during the CA overlap: %v", name, err)
 		}
 	}
