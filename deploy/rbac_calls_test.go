@@ -317,3 +317,8 @@ func TestRBACCheckRefuses(t *testing.T) {
 		}
 	}
 }
+
+// DRONE_ECI_NAMESPACE naming the release's own namespace is accepted.
+func TestOwnNamespaceNamed(t *testing.T) {
+	mustRender(t, secretValue+"env:\n  DRONE_ECI_NAMESPACE: "+namespace+"\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: builds\npipelineNamespaces: [builds]\nrbac:\n  secrets:\n    enabled: true\nwebhook:\n  enabled: true\n")
+}
