@@ -100,7 +100,9 @@ type Manager struct {
 	Log logrus.FieldLogger
 
 	served atomic.Pointer[tls.Certificate]
-	// writing serialises Reconcile calls of one process.
+	// writing serialises Reconcile and Refresh calls of one process: a
+	// Refresh whose read preceded a Reconcile's renewal would otherwise
+	// serve the replaced certificate again after it.
 	writing sync.Mutex
 }
 
@@ -133,6 +135,8 @@ func (m *Manager) NotAfter() time.Time {
 // from the one served. An empty Secret is ErrNotIssued; a broken pair
 // keeps the one served.
 func (m *Manager) Refresh(ctx context.Context) error {
+	m.writing.Lock()
+	defer m.writing.Unlock()
 	s, err := m.Client.CoreV1().Secrets(m.Namespace).Get(ctx, m.Secret, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading the webhook certificate Secret %s/%s: %w", m.Namespace, m.Secret, err)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,8 +19,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/leader"
@@ -446,4 +449,86 @@ func handshake(t *testing.T, m *Manager, caBundle []byte) {
 	if err := dial("other.drone.svc"); err == nil {
 		t.Error("the certificate verified for a name it does not carry")
 	}
+}
+
+// A replica's periodic read that got the Secret just before the leader's
+// own pass renewed it must not, finishing after that pass, put the
+// replaced certificate back in service.
+func TestReadDoesNotUndoRenewal(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &clock{t: start}
+	client := fake.NewSimpleClientset(cluster()...)
+	m := newManager(client, clk.Now)
+	if err := m.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The next read of the Secret returns what it held, but only once
+	// released.
+	got, release := make(chan struct{}), make(chan struct{})
+	var hooked atomic.Bool
+	m.Client = heldReads{Interface: client, hold: func() {
+		if hooked.CompareAndSwap(false, true) {
+			close(got)
+			<-release
+		}
+	}}
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- m.Refresh(ctx) }()
+	<-got
+	// The leader's pass renews the certificate (a third of its life left)
+	// meanwhile.
+	clk.Set(start.Add(21 * 24 * time.Hour))
+	reconciled := make(chan error, 1)
+	go func() { reconciled <- m.Reconcile(ctx) }()
+	select {
+	case err := <-reconciled:
+		reconciled <- err
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-refreshed; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reconciled; err != nil {
+		t.Fatal(err)
+	}
+	secret := read(t, client).leaf(t)
+	if secret.NotBefore.Before(start.Add(20 * 24 * time.Hour)) {
+		t.Fatal("the pass did not renew the certificate")
+	}
+	if c, _ := m.GetCertificate(nil); !c.Leaf.Equal(secret) {
+		t.Errorf("serving serial %s, the Secret holds %s: a stale read replaced the renewed certificate", c.Leaf.SerialNumber.Text(16), secret.SerialNumber.Text(16))
+	}
+}
+
+// heldReads calls hold after each Secret read returns, before its caller
+// goes on.
+type heldReads struct {
+	kubernetes.Interface
+	hold func()
+}
+
+func (c heldReads) CoreV1() corev1client.CoreV1Interface {
+	return heldCore{CoreV1Interface: c.Interface.CoreV1(), hold: c.hold}
+}
+
+type heldCore struct {
+	corev1client.CoreV1Interface
+	hold func()
+}
+
+func (c heldCore) Secrets(namespace string) corev1client.SecretInterface {
+	return heldSecrets{SecretInterface: c.CoreV1Interface.Secrets(namespace), hold: c.hold}
+}
+
+type heldSecrets struct {
+	corev1client.SecretInterface
+	hold func()
+}
+
+func (s heldSecrets) Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error) {
+	secret, err := s.SecretInterface.Get(ctx, name, opts)
+	s.hold()
+	return secret, err
 }
