@@ -26,6 +26,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/leader"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/leader/leadertest"
 )
 
 const (
@@ -367,6 +368,7 @@ func TestTwoReplicas(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	clients := []*fake.Clientset{replica(tracker), replica(tracker)}
+	leadertest.OptimisticLeases(tracker, clients...)
 	managers := []*Manager{newManager(clients[0], nil), newManager(clients[1], nil)}
 	var wg sync.WaitGroup
 	for i, id := range []string{"a", "b"} {
@@ -374,7 +376,7 @@ func TestTwoReplicas(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			e := leader.Election{Client: clients[i], Namespace: testNamespace, Lease: testSecret, Identity: id,
-				LeaseDuration: 600 * time.Millisecond, RenewDeadline: 400 * time.Millisecond, RetryPeriod: 100 * time.Millisecond, Log: quietLog()}
+				LeaseDuration: 2 * time.Second, RenewDeadline: time.Second, RetryPeriod: 100 * time.Millisecond, Log: quietLog()}
 			if err := managers[i].Run(ctx, e, 200*time.Millisecond, 100*time.Millisecond); err != nil {
 				t.Error(err)
 			}
