@@ -591,6 +591,8 @@ func TestChartRefuses(t *testing.T) {
 		{"not a duration", secretValue + "env:\n  DRONE_ECI_QUEUE_TIMEOUT: 10\n", "env.DRONE_ECI_QUEUE_TIMEOUT"},
 		{"not a switch", secretValue + "webhook:\n  enabled: yes please\n", "webhook.enabled"},
 		{"no service account", secretValue + "serviceAccount:\n  create: false\n", "serviceAccount.name"},
+		{"Leases outside the collector's Role", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: builds\n  DRONE_ECI_NAMESPACE: elsewhere\npipelineNamespaces: [builds]\nrbac:\n  secrets:\n    enabled: true\n", `env.DRONE_ECI_NAMESPACE: "elsewhere"`},
+		{"certificate Secret outside the webhook's Role", secretValue + "env:\n  DRONE_ECI_NAMESPACE: elsewhere\npipelineNamespaces: [p]\nwebhook:\n  enabled: true\n", `env.DRONE_ECI_NAMESPACE: "elsewhere"`},
 		{"collection where the Role does not reach", secretValue + "env:\n  DRONE_ECI_ENV_IN_CLUSTER: true\n  DRONE_ECI_ENV_NAMESPACE: builds\n  DRONE_ECI_ENV_SECRET_NAMESPACES: builds,team\npipelineNamespaces: [builds]\nrbac:\n  secrets:\n    enabled: true\n", `env.DRONE_ECI_ENV_SECRET_NAMESPACES: "team"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

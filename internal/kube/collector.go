@@ -85,7 +85,7 @@ func (c Collector) Pass(ctx context.Context) {
 			nsLog.WithField("entries", res.Foreign).Warn("the env Secret index " + IndexName + " named Secrets drone-convert-eci did not create; entries dropped, Secrets left alone")
 		}
 		if res.Bytes > IndexCapacity*3/4 {
-			nsLog.WithFields(logrus.Fields{"entries": res.Entries, "bytes": res.Bytes}).Warn("the env Secret index " + IndexName + " is over three quarters of its 1 MiB: when full, conversions needing a new env Secret there fail; lower DRONE_ECI_ENV_SECRET_RETENTION")
+			nsLog.WithFields(logrus.Fields{"entries": res.Entries, "bytes": res.Bytes}).Warn("the env Secret index " + IndexName + " is over three quarters of the 1.5 MiB etcd stores: when full, conversions needing a new env Secret there fail; lower DRONE_ECI_ENV_SECRET_RETENTION")
 		}
 		nsLog.WithFields(logrus.Fields{"deleted": len(res.Deleted), "dropped": res.Dropped, "skipped": res.Skipped, "entries": res.Entries}).Debug("env Secret collection pass")
 	}

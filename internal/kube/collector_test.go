@@ -16,6 +16,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/leader"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/leader/leadertest"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
 )
 
@@ -27,6 +28,7 @@ import (
 // machine): a handover, not two collectors.
 func TestCollectorOneReplicaAtATime(t *testing.T) {
 	client := newClient(t)
+	leadertest.OptimisticLeases(client.Tracker(), client)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	old := &Secrets{Client: client, Now: clock("2024-01-01")}

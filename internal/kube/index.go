@@ -24,11 +24,30 @@ const (
 	// completed in its namespace: a new leader on the same day (after a
 	// failover or a rollout) skips the namespace.
 	CollectedAnnotation = "drone-convert-eci/collected"
-	// IndexCapacity is the most data a ConfigMap holds (the API server
-	// refuses more): keys plus values, 48 bytes an entry, so about 21 800
-	// Secrets used within the retention per namespace.
-	IndexCapacity = 1 << 20
+	// IndexCapacity is the largest the index may be as stored: etcd
+	// refuses an object over 1.5 MiB (its default --max-request-bytes).
+	// Each entry is stored with its key twice, once in data and once in
+	// metadata.managedFields (the API server's field tracking), about
+	// 100 bytes an entry, so about 15 000 Secrets used within the
+	// retention per namespace; the API server's 1 MiB limit on a
+	// ConfigMap's data alone is never reached first. 4 KiB are left for
+	// the object's metadata.
+	IndexCapacity = 3<<19 - 4<<10
+	// storedEntryOverhead is an entry's framing besides its key twice and
+	// its value: protobuf's map entry (6 bytes) and the managedFields
+	// JSON around the key ("f:…":{}, 8 bytes).
+	storedEntryOverhead = 14
 )
+
+// storedBytes estimates the size of an index holding entries as etcd
+// stores it (IndexCapacity).
+func storedBytes(entries map[string]string) int {
+	n := 0
+	for k, v := range entries {
+		n += 2*len(k) + len(v) + storedEntryOverhead
+	}
+	return n
+}
 
 // record sets name's entry in namespace's index to today with a JSON
 // merge patch, which the API server applies to the current object: two
@@ -61,11 +80,13 @@ func (s *Secrets) record(ctx context.Context, namespace, name, today string) err
 	switch {
 	case err == nil:
 		return nil
-	case apierrors.IsInvalid(err) || apierrors.IsRequestEntityTooLargeError(err):
-		// The one way our own entry is invalid: the ConfigMap would pass
-		// 1 MiB. Creating the Secret anyway would leave it where
-		// collection never looks.
-		return fmt.Errorf("env Secret index %s/%s is full (a ConfigMap holds at most 1 MiB, about 21 800 Secrets): %w; no new env Secret can be created there until collection removes entries unused for DRONE_ECI_ENV_SECRET_RETENTION: lower it, or set DRONE_ECI_ENV_CARRIER=annotations", namespace, IndexName, err)
+	case apierrors.IsInvalid(err) || apierrors.IsRequestEntityTooLargeError(err) || strings.Contains(err.Error(), "request is too large"):
+		// The ways our own entry is refused: the ConfigMap would pass what
+		// etcd stores (which the API server answers with a 500 carrying
+		// etcd's "etcdserver: request is too large") or 1 MiB of data.
+		// Creating the Secret anyway would leave it where collection
+		// never looks.
+		return fmt.Errorf("env Secret index %s/%s is full (etcd stores at most 1.5 MiB an object, about 15 000 entries): %w; no new env Secret can be created there until collection removes entries unused for DRONE_ECI_ENV_SECRET_RETENTION: lower it, or set DRONE_ECI_ENV_CARRIER=annotations", namespace, IndexName, err)
 	default:
 		return fmt.Errorf("record in env Secret index %s/%s: %w", namespace, IndexName, err)
 	}
@@ -82,8 +103,8 @@ type Collected struct {
 	Foreign []string
 	// Skipped: collection already completed today in this namespace.
 	Skipped bool
-	// Entries and Bytes are the index's size afterwards (Bytes against
-	// IndexCapacity).
+	// Entries and Bytes are the index's size afterwards (Bytes as
+	// stored, an estimate, against IndexCapacity).
 	Entries, Bytes int
 }
 
@@ -114,9 +135,7 @@ func (s *Secrets) Collect(ctx context.Context, namespace string, retention time.
 	}
 	defer func() {
 		out.Entries = len(entries)
-		for k, v := range entries {
-			out.Bytes += len(k) + len(v)
-		}
+		out.Bytes = storedBytes(entries)
 	}()
 	if index.Annotations[CollectedAnnotation] == today {
 		out.Skipped = true

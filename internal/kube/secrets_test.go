@@ -408,6 +408,17 @@ func TestCollectKeepsSecretChangedSinceRead(t *testing.T) {
 	if err := s.Ensure(ctx, "ci", "drone-convert-eci-env-old", map[string][]byte{"env": []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
+	// The API server gives every object a UID and a resourceVersion; the
+	// fake clientset gives none, so this read carries them.
+	client.PrependReactor("get", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		obj, err := client.Tracker().Get(secretsGVR, a.GetNamespace(), a.(k8stesting.GetAction).GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		secret := obj.(*corev1.Secret).DeepCopy()
+		secret.UID, secret.ResourceVersion = "uid-1", "41"
+		return true, secret, nil
+	})
 	var pre *metav1.Preconditions
 	client.PrependReactor("delete", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		pre = a.(k8stesting.DeleteAction).GetDeleteOptions().Preconditions
@@ -418,8 +429,10 @@ func TestCollectKeepsSecretChangedSinceRead(t *testing.T) {
 	if err != nil || len(got.Deleted) != 0 || got.Entries != 1 {
 		t.Errorf("collect: %+v, %v", got, err)
 	}
-	if pre == nil || pre.UID == nil {
-		t.Errorf("delete without preconditions %+v", pre)
+	// The resourceVersion is what fails the delete of a Secret marked
+	// used since the read; the UID, one deleted and created again.
+	if pre == nil || pre.UID == nil || *pre.UID != "uid-1" || pre.ResourceVersion == nil || *pre.ResourceVersion != "41" {
+		t.Errorf("delete preconditions %+v, want the UID and resourceVersion read", pre)
 	}
 }
 

@@ -35,7 +35,9 @@ type Election struct {
 	// container does not inherit its predecessor's term.
 	Identity string
 	// Timings of client-go's election; zero: 15 s, 10 s, 2 s, the values
-	// Kubernetes' own controllers use.
+	// Kubernetes' own controllers use. LeaseDuration is whole seconds:
+	// the Lease records it in seconds, truncated, and the other replicas
+	// take the Lease over once that has passed without a renewal.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	Log                                       logrus.FieldLogger
 }
@@ -50,6 +52,11 @@ type Election struct {
 func (e Election) Run(ctx context.Context, lead func(context.Context)) error {
 	if e.Client == nil || e.Namespace == "" || e.Lease == "" {
 		return fmt.Errorf("leader election needs a client, a namespace and a Lease name (got namespace %q, lease %q)", e.Namespace, e.Lease)
+	}
+	if d := orDefault(e.LeaseDuration, 15*time.Second); d%time.Second != 0 {
+		// 600ms would be recorded as 0 s: every other replica would see
+		// the Lease expired and take it while this one still leads.
+		return fmt.Errorf("lease %s/%s: LeaseDuration %s is not whole seconds; the Lease records %d s", e.Namespace, e.Lease, d, d/time.Second)
 	}
 	id := e.Identity
 	if id == "" {

@@ -9,7 +9,8 @@ type EnvSecrets struct {
 	Deleted prometheus.Counter
 	// Errors counts collections of one namespace that failed.
 	Errors prometheus.Counter
-	// IndexBytes is each namespace's index size, against its 1 MiB.
+	// IndexBytes is each namespace's index size as stored, against
+	// etcd's 1.5 MiB.
 	IndexBytes *prometheus.GaugeVec
 }
 
@@ -26,7 +27,7 @@ func NewEnvSecrets(reg prometheus.Registerer) *EnvSecrets {
 		}),
 		IndexBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "drone_convert_eci", Name: "env_secret_index_bytes",
-			Help: "Size of each namespace's env Secret index (ConfigMap drone-convert-eci-env-index); new env Secrets fail there past 1048576.",
+			Help: "Size of each namespace's env Secret index (ConfigMap drone-convert-eci-env-index) as etcd stores it, estimated; new env Secrets fail there past 1572864.",
 		}, []string{"namespace"}),
 	}
 	reg.MustRegister(m.Deleted, m.Errors, m.IndexBytes)

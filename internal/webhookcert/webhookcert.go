@@ -62,6 +62,15 @@ const (
 // backdate covers clocks that run behind the leader's.
 const backdate = time.Hour
 
+// caSettle is how long a new CA is in the caBundle before a certificate
+// it signed is served. Each API server verifies against the caBundle its
+// informer last saw, not the one just written: a certificate signed by
+// the new CA in the same pass as the patch would fail the webhook's
+// calls (admitted unmutated, failurePolicy Ignore) until every API
+// server had caught up. Meanwhile the previous certificate, signed by
+// the previous CA that stays in the bundle, is served.
+const caSettle = 5 * time.Minute
+
 // ErrNotIssued is what a replica serves before the leader has written a
 // certificate into the Secret.
 var ErrNotIssued = errors.New("webhook certificate not issued yet: the replica holding the Lease writes it into the Secret")
@@ -91,7 +100,9 @@ type Manager struct {
 	Log logrus.FieldLogger
 
 	served atomic.Pointer[tls.Certificate]
-	// writing serialises Reconcile calls of one process.
+	// writing serialises Reconcile and Refresh calls of one process: a
+	// Refresh whose read preceded a Reconcile's renewal would otherwise
+	// serve the replaced certificate again after it.
 	writing sync.Mutex
 }
 
@@ -124,6 +135,8 @@ func (m *Manager) NotAfter() time.Time {
 // from the one served. An empty Secret is ErrNotIssued; a broken pair
 // keeps the one served.
 func (m *Manager) Refresh(ctx context.Context) error {
+	m.writing.Lock()
+	defer m.writing.Unlock()
 	s, err := m.Client.CoreV1().Secrets(m.Namespace).Get(ctx, m.Secret, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading the webhook certificate Secret %s/%s: %w", m.Namespace, m.Secret, err)
@@ -205,8 +218,10 @@ func (m *Manager) Run(ctx context.Context, e leader.Election, leadEvery, followE
 // expires), a serving certificate when there is none, it is ageing, or
 // it no longer matches the CA or the DNS names; it writes the caBundle
 // into every webhook of the configuration, then the Secret, and serves
-// the result. The caBundle goes first, so that it trusts a new CA
-// before any replica serves a certificate signed by it.
+// the result. The caBundle goes first, and a certificate signed by a new
+// CA only once that CA has been in it for caSettle (a later pass), so
+// that every API server trusts a new CA before any replica serves a
+// certificate signed by it.
 func (m *Manager) Reconcile(ctx context.Context) error {
 	m.writing.Lock()
 	defer m.writing.Unlock()
@@ -265,7 +280,7 @@ func (m *Manager) plan(data map[string][]byte, now time.Time) (map[string][]byte
 		changed = append(changed, "CA bundle")
 	}
 	certPEM, keyPEM := data[corev1.TLSCertKey], data[corev1.TLSPrivateKeyKey]
-	if !m.leafFits(certPEM, keyPEM, ca, now) {
+	if !m.leafFits(certPEM, keyPEM, ca, now) && !(unsettled(ca, now) && m.leafServes(certPEM, keyPEM, keep, now)) {
 		var err error
 		if certPEM, keyPEM, err = m.issueLeaf(ca, caKey, now); err != nil {
 			return nil, nil, err
@@ -317,6 +332,27 @@ func (m *Manager) leafFits(certPEM, keyPEM []byte, ca *x509.Certificate, now tim
 	return leaf.CheckSignatureFrom(ca) == nil &&
 		slices.Equal(leaf.DNSNames, m.DNSNames()) &&
 		!now.Before(leaf.NotBefore) && !ageing(leaf, now)
+}
+
+// unsettled: ca was issued (NotBefore is its issue time backdated)
+// less than caSettle ago, so API servers may not trust it yet.
+func unsettled(ca *x509.Certificate, now time.Time) bool {
+	return now.Before(ca.NotBefore.Add(backdate + caSettle))
+}
+
+// leafServes: the pair parses and matches, names exactly the DNS names,
+// is signed by one of cas and stays valid past caSettle: it may go on
+// being served while a new CA settles.
+func (m *Manager) leafServes(certPEM, keyPEM []byte, cas []*x509.Certificate, now time.Time) bool {
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil || pair.Leaf == nil {
+		return false
+	}
+	leaf := pair.Leaf
+	if !slices.Equal(leaf.DNSNames, m.DNSNames()) || now.Before(leaf.NotBefore) || !now.Add(caSettle).Before(leaf.NotAfter) {
+		return false
+	}
+	return slices.ContainsFunc(cas, func(ca *x509.Certificate) bool { return leaf.CheckSignatureFrom(ca) == nil })
 }
 
 // ageing: less than a third of the certificate's life remains.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,11 +19,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/drone-convert-eci/drone-convert-eci/internal/leader"
+	"github.com/drone-convert-eci/drone-convert-eci/internal/leader/leadertest"
 )
 
 const (
@@ -221,14 +225,17 @@ func TestRotation(t *testing.T) {
 	}
 
 	// The CA with less than a third of its life left (300 days, day
-	// 201): a new CA signs a new certificate; the caBundle holds both
-	// CAs, so the previous certificate, still served by replicas that
-	// have not re-read the Secret, keeps verifying.
+	// 201): a new CA joins the caBundle, but the certificate stays the
+	// previous CA's until the new one has been in the caBundle for
+	// caSettle: an API server verifies against the caBundle its informer
+	// last saw, so a certificate signed by the new CA in the same pass
+	// would fail there until it caught up.
 	clk.Set(start.Add(195 * 24 * time.Hour))
 	if err := m.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
-	previous := read(t, client).leaf(t)
+	before := read(t, client)
+	previous := before.leaf(t)
 	if previous.CheckSignatureFrom(ca1[0]) != nil {
 		t.Fatal("on day 195 the certificate should still come from the first CA")
 	}
@@ -243,12 +250,38 @@ func TestRotation(t *testing.T) {
 	if len(cas) != 2 || cas[0].Equal(ca1[0]) || !cas[1].Equal(ca1[0]) {
 		t.Fatalf("after CA rotation ca.crt holds %d CAs; want the new one, then the old one", len(cas))
 	}
-	leaf3 := third.leaf(t)
+	if err := verifies(t, before.caBundle[0], third.leaf(t), day201); err != nil {
+		t.Errorf("in the pass that added the new CA, the Secret's certificate does not verify against the caBundle an API server may still hold: %v", err)
+	}
+	if c, _ := m.GetCertificate(nil); !c.Leaf.Equal(previous) {
+		t.Error("the leader serves another certificate than the previous one while the new CA settles")
+	}
+	// Passes within caSettle keep it.
+	clk.Set(day201.Add(caSettle - time.Minute))
+	if err := m.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if leaf := read(t, client).leaf(t); !leaf.Equal(previous) {
+		t.Error("the certificate changed before the new CA settled")
+	}
+	// The first pass after caSettle: a certificate from the new CA, which
+	// verifies against the caBundle written caSettle before.
+	settled := day201.Add(caSettle)
+	clk.Set(settled)
+	if err := m.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	switched := read(t, client)
+	switched.checkBundlePatched(t)
+	leaf3 := switched.leaf(t)
 	if err := leaf3.CheckSignatureFrom(cas[0]); err != nil {
 		t.Errorf("new certificate not signed by the new CA: %v", err)
 	}
+	if c, _ := m.GetCertificate(nil); !c.Leaf.Equal(leaf3) {
+		t.Error("the leader does not serve the new CA's certificate")
+	}
 	for name, leaf := range map[string]*x509.Certificate{"new": leaf3, "previous": previous} {
-		if err := verifies(t, third.caBundle[0], leaf, day201); err != nil {
+		if err := verifies(t, third.caBundle[0], leaf, settled); err != nil {
 			t.Errorf("%s certificate does not verify against the caBundle during the CA overlap: %v", name, err)
 		}
 	}
@@ -335,6 +368,7 @@ func TestTwoReplicas(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	clients := []*fake.Clientset{replica(tracker), replica(tracker)}
+	leadertest.OptimisticLeases(tracker, clients...)
 	managers := []*Manager{newManager(clients[0], nil), newManager(clients[1], nil)}
 	var wg sync.WaitGroup
 	for i, id := range []string{"a", "b"} {
@@ -342,7 +376,7 @@ func TestTwoReplicas(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			e := leader.Election{Client: clients[i], Namespace: testNamespace, Lease: testSecret, Identity: id,
-				LeaseDuration: 600 * time.Millisecond, RenewDeadline: 400 * time.Millisecond, RetryPeriod: 100 * time.Millisecond, Log: quietLog()}
+				LeaseDuration: 2 * time.Second, RenewDeadline: time.Second, RetryPeriod: 100 * time.Millisecond, Log: quietLog()}
 			if err := managers[i].Run(ctx, e, 200*time.Millisecond, 100*time.Millisecond); err != nil {
 				t.Error(err)
 			}
@@ -417,4 +451,86 @@ func handshake(t *testing.T, m *Manager, caBundle []byte) {
 	if err := dial("other.drone.svc"); err == nil {
 		t.Error("the certificate verified for a name it does not carry")
 	}
+}
+
+// A replica's periodic read that got the Secret just before the leader's
+// own pass renewed it must not, finishing after that pass, put the
+// replaced certificate back in service.
+func TestReadDoesNotUndoRenewal(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &clock{t: start}
+	client := fake.NewSimpleClientset(cluster()...)
+	m := newManager(client, clk.Now)
+	if err := m.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The next read of the Secret returns what it held, but only once
+	// released.
+	got, release := make(chan struct{}), make(chan struct{})
+	var hooked atomic.Bool
+	m.Client = heldReads{Interface: client, hold: func() {
+		if hooked.CompareAndSwap(false, true) {
+			close(got)
+			<-release
+		}
+	}}
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- m.Refresh(ctx) }()
+	<-got
+	// The leader's pass renews the certificate (a third of its life left)
+	// meanwhile.
+	clk.Set(start.Add(21 * 24 * time.Hour))
+	reconciled := make(chan error, 1)
+	go func() { reconciled <- m.Reconcile(ctx) }()
+	select {
+	case err := <-reconciled:
+		reconciled <- err
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-refreshed; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reconciled; err != nil {
+		t.Fatal(err)
+	}
+	secret := read(t, client).leaf(t)
+	if secret.NotBefore.Before(start.Add(20 * 24 * time.Hour)) {
+		t.Fatal("the pass did not renew the certificate")
+	}
+	if c, _ := m.GetCertificate(nil); !c.Leaf.Equal(secret) {
+		t.Errorf("serving serial %s, the Secret holds %s: a stale read replaced the renewed certificate", c.Leaf.SerialNumber.Text(16), secret.SerialNumber.Text(16))
+	}
+}
+
+// heldReads calls hold after each Secret read returns, before its caller
+// goes on.
+type heldReads struct {
+	kubernetes.Interface
+	hold func()
+}
+
+func (c heldReads) CoreV1() corev1client.CoreV1Interface {
+	return heldCore{CoreV1Interface: c.Interface.CoreV1(), hold: c.hold}
+}
+
+type heldCore struct {
+	corev1client.CoreV1Interface
+	hold func()
+}
+
+func (c heldCore) Secrets(namespace string) corev1client.SecretInterface {
+	return heldSecrets{SecretInterface: c.CoreV1Interface.Secrets(namespace), hold: c.hold}
+}
+
+type heldSecrets struct {
+	corev1client.SecretInterface
+	hold func()
+}
+
+func (s heldSecrets) Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error) {
+	secret, err := s.SecretInterface.Get(ctx, name, opts)
+	s.hold()
+	return secret, err
 }
