@@ -148,6 +148,7 @@ func (s *Secrets) Collect(ctx context.Context, namespace string, retention time.
 		}
 	}
 	sort.Strings(names)
+	var failed []error
 	secrets := s.Client.CoreV1().Secrets(namespace)
 	for _, name := range names {
 		listed := entries[name]
@@ -161,7 +162,13 @@ func (s *Secrets) Collect(ctx context.Context, namespace string, retention time.
 			out.Dropped++
 			continue
 		case err != nil:
-			return out, fmt.Errorf("get %s: %w", name, err)
+			// One Secret's refusal (a policy, a finalizer's webhook)
+			// must not keep every later one alive day after day.
+			failed = append(failed, fmt.Errorf("get %s: %w", name, err))
+			if ctx.Err() != nil {
+				return out, errors.Join(failed...)
+			}
+			continue
 		case !ours(secret):
 			if err := s.editEntry(ctx, namespace, name, listed, ""); err != nil {
 				return out, err
@@ -192,13 +199,21 @@ func (s *Secrets) Collect(ctx context.Context, namespace string, retention time.
 		case apierrors.IsConflict(err):
 			continue // marked used since our get
 		case err != nil && !apierrors.IsNotFound(err):
-			return out, fmt.Errorf("delete %s: %w", name, err)
+			failed = append(failed, fmt.Errorf("delete %s: %w", name, err))
+			if ctx.Err() != nil {
+				return out, errors.Join(failed...)
+			}
+			continue
 		}
 		out.Deleted = append(out.Deleted, name)
 		if err := s.editEntry(ctx, namespace, name, listed, ""); err != nil {
 			return out, err
 		}
 		delete(entries, name)
+	}
+	if len(failed) > 0 {
+		// Not marked collected: the next pass tries the failed ones again.
+		return out, errors.Join(failed...)
 	}
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, CollectedAnnotation, today)
 	if _, err := maps.Patch(ctx, IndexName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {

@@ -454,3 +454,33 @@ func TestCollectReportsAPIFailure(t *testing.T) {
 		t.Error("a failed collection was marked done for the day")
 	}
 }
+
+// A Secret whose delete is refused every day (an admission policy, say)
+// must not keep the ones sorted after it alive.
+func TestCollectGoesOnPastOneRefusedSecret(t *testing.T) {
+	ctx := context.Background()
+	client := newClient(t)
+	s := &Secrets{Client: client, Now: clock("2024-01-01")}
+	for _, name := range []string{"drone-convert-eci-env-a", "drone-convert-eci-env-b", "drone-convert-eci-env-c"} {
+		if err := s.Ensure(ctx, "ci", name, map[string][]byte{"env": []byte(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client.PrependReactor("delete", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.DeleteAction).GetName() == "drone-convert-eci-env-a" {
+			return true, nil, apierrors.NewForbidden(secretsGVR.GroupResource(), "drone-convert-eci-env-a", errors.New("policy says no"))
+		}
+		return false, nil, nil
+	})
+	s.Now = clock("2025-03-01")
+	got, err := s.Collect(ctx, "ci", 90*24*time.Hour)
+	if err == nil || !strings.Contains(err.Error(), "drone-convert-eci-env-a") {
+		t.Errorf("err = %v, want the refused Secret named", err)
+	}
+	if want := []string{"drone-convert-eci-env-b", "drone-convert-eci-env-c"}; strings.Join(got.Deleted, ",") != strings.Join(want, ",") {
+		t.Errorf("deleted %v, want %v", got.Deleted, want)
+	}
+	if _, ok := index(t, client, "ci").Data["drone-convert-eci-env-a"]; !ok {
+		t.Error("the refused Secret's entry was dropped: the next pass would never see it again")
+	}
+}
