@@ -75,8 +75,18 @@ func NewClient(inCluster bool, kubeconfig string) (kubernetes.Interface, error) 
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
+	// client-go's default (5/s, bursts of 10) is for controllers with a
+	// cache; a new env Secret costs a conversion about three calls, so a
+	// burst of twenty builds would queue past DRONE_ECI_ENV_API_TIMEOUT.
+	cfg.QPS, cfg.Burst = ClientQPS, ClientBurst
 	return kubernetes.NewForConfig(cfg)
 }
+
+// The Kubernetes API rate the service allows itself, per client.
+const (
+	ClientQPS   = 20
+	ClientBurst = 50
+)
 
 func (s *Secrets) now() time.Time {
 	if s.Now != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -482,5 +485,21 @@ func TestCollectGoesOnPastOneRefusedSecret(t *testing.T) {
 	}
 	if _, ok := index(t, client, "ci").Data["drone-convert-eci-env-a"]; !ok {
 		t.Error("the refused Secret's entry was dropped: the next pass would never see it again")
+	}
+}
+
+func TestNewClientRate(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	const cfg = "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client, err := NewClient(false, kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limiter := client.(*kubernetes.Clientset).CoreV1().RESTClient().GetRateLimiter()
+	if limiter == nil || limiter.QPS() != ClientQPS {
+		t.Errorf("rate limiter %v, want %d/s", limiter, ClientQPS)
 	}
 }
