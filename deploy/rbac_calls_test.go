@@ -203,7 +203,7 @@ env:
 	}
 	setNow(now.Add(cfg.EnvFiles.Retention + 72*time.Hour))
 	collector := kube.Collector{Secrets: store, Namespaces: func() []string { return cfg.EnvFiles.SecretNamespaces }, Retention: cfg.EnvFiles.Retention, Log: log}
-	elected(ctx, t, client, own, kube.CollectorLease, log, func(ctx context.Context) error {
+	elected(ctx, t, client, own, cfg.EnvFiles.CollectorLease, log, func(ctx context.Context) error {
 		collector.Pass(ctx)
 		return nil
 	})

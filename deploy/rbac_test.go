@@ -74,7 +74,7 @@ func checkSecretCarrierRBAC(t *testing.T, objs []object, fullname string, pipeli
 		}
 	}
 	lease := []rbacv1.PolicyRule{
-		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{kube.CollectorLease}, Verbs: []string{"get", "update"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{fullname + "-env-collector"}, Verbs: []string{"get", "update"}},
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
 	}
 	if r := roles[namespace+"/"+fullname+"-env-collector"]; r == nil {

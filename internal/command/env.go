@@ -1,6 +1,7 @@
 package command
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -47,7 +48,7 @@ func envSecrets(cfg config.Config, m *metrics.EnvSecrets, log logrus.FieldLogger
 	}
 	// A daily job needs no quick failover: a slower term than leader's
 	// defaults keeps each replica's Lease traffic to one call in 10 s.
-	election := leader.Election{Client: client, Namespace: own, Lease: kube.CollectorLease, Log: log,
+	election := leader.Election{Client: client, Namespace: own, Lease: cmp.Or(cfg.EnvFiles.CollectorLease, kube.CollectorLease), Log: log,
 		LeaseDuration: time.Minute, RenewDeadline: 40 * time.Second, RetryPeriod: 10 * time.Second}
 	return opts, func(ctx context.Context) {
 		if err := election.Run(ctx, collector.Lead); err != nil {

@@ -37,6 +37,10 @@ type EnvFiles struct {
 	// (the chart's pipelineNamespaces), where collection looks; empty:
 	// Namespace plus those this process has created Secrets in.
 	SecretNamespaces []string `envconfig:"DRONE_ECI_ENV_SECRET_NAMESPACES"`
+	// CollectorLease names the Lease under which one replica collects;
+	// two releases in one namespace need one each (the chart names it
+	// after the release). Empty: drone-convert-eci-env-collector.
+	CollectorLease string `envconfig:"DRONE_ECI_ENV_COLLECTOR_LEASE"`
 	// APITimeout bounds each Kubernetes API call of a conversion.
 	APITimeout time.Duration `envconfig:"DRONE_ECI_ENV_API_TIMEOUT"`
 }
@@ -86,6 +90,11 @@ func (e EnvFiles) validate() error {
 	for _, ns := range e.SecretNamespaces {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			return fmt.Errorf("DRONE_ECI_ENV_SECRET_NAMESPACES: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+	if e.CollectorLease != "" {
+		if errs := validation.IsDNS1123Subdomain(e.CollectorLease); len(errs) > 0 {
+			return fmt.Errorf("DRONE_ECI_ENV_COLLECTOR_LEASE: %q is not a Lease name: %s", e.CollectorLease, strings.Join(errs, "; "))
 		}
 	}
 	if len(e.SecretNamespaces) > 0 && !slices.Contains(e.SecretNamespaces, e.Namespace) {

@@ -12,6 +12,7 @@ import (
 // CollectorLease is the coordination.k8s.io Lease, in the service's own
 // namespace, under which one replica at a time collects env Secrets; the
 // chart's Role grants get and update on this name only.
+// (the default; DRONE_ECI_ENV_COLLECTOR_LEASE names another).
 const CollectorLease = "drone-convert-eci-env-collector"
 
 // Collector collects env Secrets in every namespace the Secret carrier

@@ -152,3 +152,11 @@ to Docker Hub's library, where anyone could publish one.
 {{ $repo }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end }}
 {{- end }}
+
+{{/*
+The Lease the env Secret collector campaigns for: named after the
+release, so two releases in one namespace each collect their own.
+*/}}
+{{- define "dce.collectorLease" -}}
+{{- .Values.env.DRONE_ECI_ENV_COLLECTOR_LEASE | default (printf "%s-env-collector" (include "dce.fullname" .)) }}
+{{- end }}
