@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // settingRow is a table row documenting one setting: | `NAME` | default | meaning |.
@@ -99,4 +100,127 @@ func sameDefault(name, doc, code string) bool {
 	a, errA := time.ParseDuration(doc)
 	b, errB := time.ParseDuration(code)
 	return errA == nil && errB == nil && a == b
+}
+
+// mdLink is an inline Markdown link or image: [text](target).
+var mdLink = regexp.MustCompile(`\]\(([^()\s]+)\)`)
+
+// TestDocsLinks: every relative link in README.md and docs/*.md names a
+// file of the repository, and every #anchor a heading of the page it
+// points to, as GitHub renders them. A renamed heading or a moved file
+// otherwise leaves links that go nowhere.
+func TestDocsLinks(t *testing.T) {
+	pages, _ := filepath.Glob("../../docs/*.md")
+	pages = append(pages, "../../README.md")
+	anchors := map[string]map[string]bool{}
+	anchorsOf := func(page string) map[string]bool {
+		if a, ok := anchors[page]; ok {
+			return a
+		}
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		anchors[page] = headingAnchors(string(data))
+		return anchors[page]
+	}
+	for _, page := range pages {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(filepath.ToSlash(page), "../../")
+		for i, line := range proseLines(string(data)) {
+			for _, m := range mdLink.FindAllStringSubmatch(line, -1) {
+				target := m[1]
+				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+					continue
+				}
+				file, anchor, _ := strings.Cut(target, "#")
+				dest := page
+				if file != "" {
+					dest = filepath.Join(filepath.Dir(page), filepath.FromSlash(file))
+					if _, err := os.Stat(dest); err != nil {
+						t.Errorf("%s:%d: link %s: no file %s", name, i+1, target, file)
+						continue
+					}
+				}
+				if anchor != "" && strings.HasSuffix(dest, ".md") && !anchorsOf(dest)[anchor] {
+					t.Errorf("%s:%d: link %s: no heading with anchor #%s in %s", name, i+1, target, anchor, filepath.Base(dest))
+				}
+			}
+		}
+	}
+}
+
+// proseLines is the page's lines with fenced code blocks and inline
+// code spans blanked, so that only links a reader can follow remain;
+// line numbers are kept.
+func proseLines(page string) []string {
+	lines := strings.Split(page, "\n")
+	fenced := false
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			lines[i] = ""
+			continue
+		}
+		if fenced {
+			lines[i] = ""
+			continue
+		}
+		lines[i] = inlineCode.ReplaceAllString(line, "")
+	}
+	return lines
+}
+
+var inlineCode = regexp.MustCompile("`[^`]*`")
+
+// headingAnchors is the set of anchors GitHub gives the page's ATX
+// headings: lower case, every character but letters, digits, '_', '-'
+// and spaces dropped, spaces turned into '-', and "-1", "-2"... added to
+// repeats.
+func headingAnchors(page string) map[string]bool {
+	anchors := map[string]bool{}
+	count := map[string]int{}
+	for _, line := range proseLines(page) {
+		text, ok := strings.CutPrefix(line, "#")
+		if !ok {
+			continue
+		}
+		text = strings.TrimLeft(text, "#")
+		if !strings.HasPrefix(text, " ") {
+			continue
+		}
+		var b strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(text)) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r):
+				b.WriteRune(r)
+			}
+		}
+		a := b.String()
+		if n := count[a]; n > 0 {
+			anchors[a+"-"+strconv.Itoa(n)] = true
+		} else {
+			anchors[a] = true
+		}
+		count[a]++
+	}
+	return anchors
+}
+
+func TestHeadingAnchors(t *testing.T) {
+	got := headingAnchors("# Title\n## Docker plugin steps → kaniko\n```\n## not a heading\n```\n### Near-limit configs at the chart's CPU limit (issue 18)\n## Usage\n## Usage\n#hashtag\n")
+	want := []string{"title", "docker-plugin-steps--kaniko", "near-limit-configs-at-the-charts-cpu-limit-issue-18", "usage", "usage-1"}
+	if len(got) != len(want) {
+		t.Errorf("anchors %v, want %v", got, want)
+	}
+	for _, a := range want {
+		if !got[a] {
+			t.Errorf("no anchor %q in %v", a, got)
+		}
+	}
 }
