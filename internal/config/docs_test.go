@@ -224,3 +224,90 @@ func TestHeadingAnchors(t *testing.T) {
 		}
 	}
 }
+
+// sectionRef is a comment's or message's pointer into the docs:
+// docs/how-it-works.md "Admission webhook", README "First run".
+var sectionRef = regexp.MustCompile(`(README(?:\.md)?|docs/[a-z-]+\.md)(?:'s)?(?: \(section)? "([^"]+)"`)
+
+// commentBreak is a line break inside a comment, with the next line's
+// comment marker: a reference may wrap there.
+var commentBreak = regexp.MustCompile(`\n[ \t]*(//|#)[ \t]*`)
+
+// TestSectionReferences: every page name followed by a quoted section
+// name in the code, the chart, the manifests and the Dockerfile (as
+// sectionRef shows) names a heading or a bold paragraph lead of that
+// page, so a reader following a comment finds the section after the
+// docs move.
+func TestSectionReferences(t *testing.T) {
+	sections := map[string]map[string]bool{}
+	sectionsOf := func(page string) map[string]bool {
+		if s, ok := sections[page]; ok {
+			return s
+		}
+		data, err := os.ReadFile(filepath.Join("../..", page))
+		if err != nil {
+			return nil
+		}
+		s := map[string]bool{}
+		for _, line := range proseLines(string(data)) {
+			if text, ok := strings.CutPrefix(line, "#"); ok {
+				s[strings.TrimSpace(strings.TrimLeft(text, "#"))] = true
+			}
+			for _, m := range boldLead.FindAllStringSubmatch(line, -1) {
+				s[m[1]] = true
+			}
+		}
+		sections[page] = s
+		return s
+	}
+	found := 0 // references checked
+	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if name == ".git" || name == "tools" || name == "bin" || name == "testdata" || name == "docs" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(name) {
+		case ".go", ".yaml", ".yml", ".tpl", ".txt", ".json":
+		default:
+			if name != "Dockerfile" && name != "run" {
+				return nil
+			}
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		text := commentBreak.ReplaceAllString(strings.ReplaceAll(string(data), `\"`, `"`), " ")
+		for _, m := range sectionRef.FindAllStringSubmatch(text, -1) {
+			found++
+			page := m[1]
+			if !strings.HasSuffix(page, ".md") {
+				page += ".md"
+			}
+			s := sectionsOf(page)
+			if s == nil {
+				t.Errorf("%s: refers to %s, which does not exist", path, m[1])
+			} else if !s[m[2]] {
+				t.Errorf("%s: refers to section %q of %s, which has no such heading or bold paragraph", path, m[2], page)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d section references checked", found)
+	if found < 10 {
+		t.Errorf("found %d section references, want the 20-odd the code holds: is the pattern broken?", found)
+	}
+}
+
+// boldLead is a bold paragraph lead, **Section.**, whose text comments
+// cite like a heading's.
+var boldLead = regexp.MustCompile(`\*\*([^*]+?)\.?\*\*`)
