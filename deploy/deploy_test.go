@@ -211,7 +211,7 @@ func settings(t *testing.T) []string {
 
 // goRuntimeEnv are the Go runtime's own settings the chart may set
 // besides internal/config's: GOMEMLIMIT keeps garbage from doubling the
-// memory budget (README "Hostile configs").
+// memory budget (docs/how-it-works.md "Hostile configs").
 var goRuntimeEnv = map[string]bool{"GOMEMLIMIT": true}
 
 // secretValue is the shared secret the default-values renders use; the

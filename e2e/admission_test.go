@@ -357,7 +357,7 @@ func buildDumper(t *testing.T) string {
 // 'LOADER; STATUS; exec "$0" "$@"' ENTRYPOINT ARG...) with a real shell as
 // /bin/sh, its ENTRYPOINT replaced by the dumper and the downward-API
 // file materialised, and returns the environment the entrypoint was
-// exec'd with, less what the README says the shell adds ("What a
+// exec'd with, less what docs/how-it-works.md says the shell adds ("What a
 // service's entrypoint sees that it did not before"): PWD, the working
 // directory, under every shell; SHLVL, 0 under bash started as sh and 1
 // under busybox ash; busybox's default PATH; each only when the

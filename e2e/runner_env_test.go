@@ -308,7 +308,7 @@ func TestEnvFilesEquivalence(t *testing.T) {
 					// The runner's live status, as it writes it when it
 					// starts a step after a failure: a command step's
 					// loader (either carrier) must not set it, the step
-					// sees its env's value as before (README "Known
+					// sees its env's value as before (docs/operators.md "Known
 					// issues").
 					annotations := maps.Clone(a.Pod.Annotations)
 					if annotations == nil {

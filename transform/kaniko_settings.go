@@ -4,7 +4,7 @@ package transform
 // entry was read from drone-plugins/drone-docker v21.3.4
 // (cmd/drone-docker/main.go flags, docker.go commandBuild, and the
 // cmd/drone-{ecr,gcr,gar,acr} wrappers) and drone/drone-kaniko v1.13.9
-// (cmd/kaniko-*/main.go flags, kaniko.go Plugin.Exec); the README's
+// (cmd/kaniko-*/main.go flags, kaniko.go Plugin.Exec); docs/how-it-works.md's
 // "Docker plugin steps → kaniko" section is this table in prose.
 
 // settingAction is what the conversion does with one docker setting.

@@ -154,7 +154,11 @@ func webhookTLS(cfg config.Config, log *logrus.Logger) (webhookCerts, func(conte
 	// service runs outside the cluster.
 	client, err := kube.NewClient(cfg.EnvFiles.Kubeconfig == "", cfg.EnvFiles.Kubeconfig)
 	if err != nil {
-		return nil, nil, fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_MODE=%s: %w", config.TLSSelfManaged, err)
+		hint := ""
+		if cfg.EnvFiles.Kubeconfig == "" {
+			hint = " (outside a cluster, set DRONE_ECI_ENV_KUBECONFIG and DRONE_ECI_NAMESPACE)"
+		}
+		return nil, nil, fmt.Errorf("DRONE_ECI_WEBHOOK_TLS_MODE=%s: %w%s", config.TLSSelfManaged, err, hint)
 	}
 	return selfManagedTLS(cfg, client, log)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
@@ -90,4 +91,18 @@ func runnerTagPod(t *testing.T) *corev1.Pod {
 	pod := results[0].Pod.DeepCopy()
 	pod.APIVersion, pod.Kind = "v1", "Pod"
 	return pod
+}
+
+// Self-managed webhook TLS started outside a cluster names the settings
+// that reach one, not only client-go's missing in-cluster variables.
+func TestSelfManagedTLSOutsideACluster(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBERNETES_SERVICE_PORT", "")
+	cfg := config.Default()
+	cfg.Webhook.TLSMode = config.TLSSelfManaged
+	cfg.Webhook.CertSecret, cfg.Webhook.Configuration, cfg.Webhook.Service = "s", "c", "svc"
+	_, _, err := webhookTLS(cfg, logrus.New())
+	if err == nil || !strings.Contains(err.Error(), "set DRONE_ECI_ENV_KUBECONFIG and DRONE_ECI_NAMESPACE") {
+		t.Errorf("error %v, want one naming DRONE_ECI_ENV_KUBECONFIG and DRONE_ECI_NAMESPACE", err)
+	}
 }

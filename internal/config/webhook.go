@@ -58,7 +58,7 @@ type Webhook struct {
 	UnknownImages string `envconfig:"DRONE_ECI_WEBHOOK_UNKNOWN_IMAGES"`
 	// LiveStatus puts plugin containers within the budget on the static
 	// loader, on pods godotenv v1.5 cannot read, for the runner's live
-	// build status (README "Admission webhook"); false leaves them as
+	// build status (docs/how-it-works.md "Admission webhook"); false leaves them as
 	// they are (no loader init container or image pull for them).
 	LiveStatus bool `envconfig:"DRONE_ECI_WEBHOOK_LIVE_STATUS"`
 }
