@@ -154,7 +154,11 @@ func (e Env) Apply(p *Pipeline) error {
 		return fmt.Errorf("pipeline %q: %w", p.Name, err)
 	}
 	if len(p.envOverBudget) > 0 {
-		p.Report.ForOperator("DRONE_ECI_WEBHOOK_ENABLED", "env: %s keep more env vars than ECI's %d, most of them the runner's: the admission webhook would move those", strings.Join(p.envOverBudget, ", "), e.Budget)
+		verb := "keep"
+		if len(p.envOverBudget) == 1 {
+			verb = "keeps"
+		}
+		p.Report.ForOperator("DRONE_ECI_WEBHOOK_ENABLED", "env: %s %s more env vars than ECI's %d, most of them the runner's: the admission webhook would move those", strings.Join(p.envOverBudget, ", "), verb, e.Budget)
 	}
 	return nil
 }
