@@ -149,12 +149,13 @@ func serve(args []string, stderr io.Writer) int {
 // readTimeout bounds reading a whole request, from its first byte. The
 // guard admits a request by memory before it reads the body, so the
 // deadline must outlast the longest wait for memory
-// (DRONE_ECI_QUEUE_TIMEOUT) and leave time to read the body after it: a
+// (DRONE_ECI_QUEUE_TIMEOUT, cut short by DRONE_ECI_CONVERT_TIMEOUT, which
+// runs from the arrival) and leave time to read the body after it: a
 // fixed 30 s left a request queued past it a 400 ("cannot read request
 // body: i/o timeout") for a body larger than the server's read buffer.
 // 30 s at the defaults, as before.
 func readTimeout(cfg config.Config) time.Duration {
-	return cfg.QueueTimeout + 10*time.Second
+	return min(cfg.QueueTimeout, cfg.ConvertTimeout) + 10*time.Second
 }
 
 func processRegistry() *prometheus.Registry {

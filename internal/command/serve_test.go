@@ -254,11 +254,19 @@ func TestReadTimeoutOutlastsTheQueue(t *testing.T) {
 	for _, queue := range []time.Duration{config.Default().QueueTimeout, 40 * time.Second, 2 * time.Minute} {
 		cfg := config.Default()
 		cfg.QueueTimeout = queue
-		if left := readTimeout(cfg) - queue; left < 10*time.Second {
+		wait := min(queue, cfg.ConvertTimeout) // the guard's deadline ends the wait
+		if left := readTimeout(cfg) - wait; left < 10*time.Second {
 			t.Errorf("DRONE_ECI_QUEUE_TIMEOUT %s: a request admitted at the end of its wait has %s to send its body, want 10s", queue, left)
 		}
 	}
 	if got := readTimeout(config.Default()); got != 30*time.Second {
 		t.Errorf("read timeout at the defaults: %s, want the 30s it was", got)
+	}
+	// A slow sender holds its memory while it sends: no longer than the
+	// wait can last.
+	cfg := config.Default()
+	cfg.QueueTimeout = time.Hour
+	if got := readTimeout(cfg); got > cfg.ConvertTimeout+10*time.Second {
+		t.Errorf("DRONE_ECI_QUEUE_TIMEOUT 1h: read timeout %s, want no more than DRONE_ECI_CONVERT_TIMEOUT + 10s", got)
 	}
 }
