@@ -82,7 +82,7 @@ func serve(args []string, stderr io.Writer) int {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       readTimeout(cfg),
 		// Drone gives a conversion one minute (DRONE_CONVERT_TIMEOUT); the
 		// conversion's own deadline is shorter, so this only catches a
 		// client that stops reading.
@@ -146,6 +146,18 @@ func serve(args []string, stderr io.Writer) int {
 
 // processRegistry is a registry with the Go runtime's and the process's
 // metrics, for the service's own to join.
+// readTimeout bounds reading a whole request, from its first byte. The
+// guard admits a request by memory before it reads the body, so the
+// deadline must outlast the longest wait for memory
+// (DRONE_ECI_QUEUE_TIMEOUT, cut short by DRONE_ECI_CONVERT_TIMEOUT, which
+// runs from the arrival) and leave time to read the body after it: a
+// fixed 30 s left a request queued past it a 400 ("cannot read request
+// body: i/o timeout") for a body larger than the server's read buffer.
+// 30 s at the defaults, as before.
+func readTimeout(cfg config.Config) time.Duration {
+	return min(cfg.QueueTimeout, cfg.ConvertTimeout) + 10*time.Second
+}
+
 func processRegistry() *prometheus.Registry {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -244,3 +244,29 @@ func TestSelfManagedWebhookTLS(t *testing.T) {
 	}
 	conn.Close()
 }
+
+// The conversion server's read deadline runs from a request's first
+// byte, and the guard reads the body only once memory is free: a body
+// read after a wait as long as DRONE_ECI_QUEUE_TIMEOUT must still have
+// time (a 880 KB body queued 1.5 s behind a 1 s ReadTimeout answered 400
+// "cannot read request body: i/o timeout").
+func TestReadTimeoutOutlastsTheQueue(t *testing.T) {
+	for _, queue := range []time.Duration{config.Default().QueueTimeout, 40 * time.Second, 2 * time.Minute} {
+		cfg := config.Default()
+		cfg.QueueTimeout = queue
+		wait := min(queue, cfg.ConvertTimeout) // the guard's deadline ends the wait
+		if left := readTimeout(cfg) - wait; left < 10*time.Second {
+			t.Errorf("DRONE_ECI_QUEUE_TIMEOUT %s: a request admitted at the end of its wait has %s to send its body, want 10s", queue, left)
+		}
+	}
+	if got := readTimeout(config.Default()); got != 30*time.Second {
+		t.Errorf("read timeout at the defaults: %s, want the 30s it was", got)
+	}
+	// A slow sender holds its memory while it sends: no longer than the
+	// wait can last.
+	cfg := config.Default()
+	cfg.QueueTimeout = time.Hour
+	if got := readTimeout(cfg); got > cfg.ConvertTimeout+10*time.Second {
+		t.Errorf("DRONE_ECI_QUEUE_TIMEOUT 1h: read timeout %s, want no more than DRONE_ECI_CONVERT_TIMEOUT + 10s", got)
+	}
+}

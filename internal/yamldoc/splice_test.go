@@ -184,7 +184,19 @@ func editRandomly(root *yaml.Node, rng *rand.Rand) {
 				n.Content = append(n.Content[:k:k], n.Content[k+2:]...)
 			case op == 2:
 				k := rng.Intn(len(n.Content)/2)*2 + 1
-				if v := n.Content[k]; v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode {
+				if v := n.Content[k]; v.Kind == yaml.MappingNode && rng.Intn(3) == 0 {
+					// A new mapping holding some of the original entries,
+					// parsed key nodes included, in another order, as the
+					// kaniko conversion writes a step's settings.
+					fresh := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+					for _, e := range rng.Perm(len(v.Content) / 2) {
+						if rng.Intn(4) != 0 {
+							fresh.Content = append(fresh.Content, v.Content[2*e], v.Content[2*e+1])
+						}
+					}
+					fresh.Content = append(fresh.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprintf("new_key_%d", i)}, newValue(i))
+					n.Content[k] = fresh
+				} else if v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode {
 					fresh := &yaml.Node{Kind: v.Kind, Tag: v.Tag, Style: v.Style, Anchor: v.Anchor, Content: append([]*yaml.Node(nil), v.Content...)}
 					fresh.Content = append(fresh.Content, newValue(i))
 					if v.Kind == yaml.MappingNode {
