@@ -34,7 +34,11 @@ func BenchmarkWorkingSet(b *testing.B) {
 	// Many steps cost more per byte than anything in inputs: a config of
 	// 2 000 steps (240 KB) measures the shape, as the per-step cost does
 	// not depend on the number of steps.
-	all := append(inputs(b), input{"2000-steps", manySteps(2000)}, input{"env-moved", envMoved(200)})
+	// Configs written densely, on purpose: a 1 MB flow list of one-letter
+	// items and a block list of one-key mappings, charged for their
+	// nodes (server.WorkingSetOf), not their bytes.
+	all := append(inputs(b), input{"2000-steps", manySteps(2000)}, input{"env-moved", envMoved(200)},
+		input{"dense-flow-list", denseFlowList(500000)}, input{"dense-block-mappings", denseBlockMappings(85000)})
 	for _, in := range all {
 		body, header := signed(b, in.data)
 		b.Run(in.name, func(b *testing.B) {
@@ -54,9 +58,29 @@ func BenchmarkWorkingSet(b *testing.B) {
 				worst = max(worst, float64(peak)/float64(len(body)))
 			}
 			b.ReportMetric(worst, "peak-live/body")
+			b.ReportMetric(float64(server.WorkingSetOf(body))/float64(len(body)), "charged/body")
 			b.ReportMetric(float64(len(body)), "body-bytes")
 		})
 	}
+}
+
+// denseFlowList is an opted-in config whose one step's commands are a
+// flow list of n one-letter items: two bytes a YAML node.
+func denseFlowList(n int) []byte {
+	var b strings.Builder
+	b.WriteString("kind: pipeline\ntype: kubernetes\nname: big\nmetadata:\n  annotations:\n    drone-convert-eci/enabled: \"true\"\nsteps:\n- name: a\n  image: alpine\n  commands: [a")
+	b.WriteString(strings.Repeat(",a", n-1))
+	b.WriteString("]\n")
+	return []byte(b.String())
+}
+
+// denseBlockMappings is an opted-in config with a setting holding n
+// one-key mappings in block style, one a line: three nodes in 11 bytes.
+func denseBlockMappings(n int) []byte {
+	var b strings.Builder
+	b.WriteString("kind: pipeline\ntype: kubernetes\nname: big\nmetadata:\n  annotations:\n    drone-convert-eci/enabled: \"true\"\nsteps:\n- name: a\n  image: alpine\n  settings:\n    list:\n")
+	b.WriteString(strings.Repeat("    - a: b\n", n))
+	return []byte(b.String())
 }
 
 // peakHeap runs fn and returns the most heap it held above the idle

@@ -182,21 +182,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"a request body of %d bytes is converted with up to %d bytes of memory, more than the whole DRONE_ECI_MEMORY_BUDGET of %d", declared, cost, g.opts.MemoryBudget))
 		return
 	}
-	wait, cancel := context.WithTimeout(r.Context(), g.opts.QueueTimeout)
-	err := g.memory.Acquire(wait, cost)
-	cancel()
-	if err != nil && g.opts.Deadline > 0 && r.Context().Err() == context.DeadlineExceeded {
-		w.Header().Set("Retry-After", "1")
-		g.refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf(
-			"the converter is busy: the conversions in flight hold its whole memory budget (DRONE_ECI_MEMORY_BUDGET, %d bytes) and %d more bytes were not free within the request's deadline of %s (DRONE_ECI_CONVERT_TIMEOUT)",
-			g.opts.MemoryBudget, cost, g.opts.Deadline))
-		return
-	}
-	if err != nil {
-		w.Header().Set("Retry-After", "1")
-		g.refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf(
-			"the converter is busy: the conversions in flight hold its whole memory budget (DRONE_ECI_MEMORY_BUDGET, %d bytes) and %d more bytes were not free within %s (DRONE_ECI_QUEUE_TIMEOUT)",
-			g.opts.MemoryBudget, cost, g.opts.QueueTimeout))
+	if !g.admit(w, r, cost) {
 		return
 	}
 	defer func() { g.memory.Release(cost) }()
@@ -225,9 +211,53 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A config written densely (a long flow list of one-letter items)
+	// makes more YAML nodes per byte than the body-based charge covers:
+	// it is charged for its nodes before anything parses it.
+	if need := WorkingSetOf(body); need > cost {
+		if need > g.opts.MemoryBudget {
+			g.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+				"the config is written densely: about %d YAML nodes in %d bytes, which a conversion holds as up to %d bytes of memory, more than the whole DRONE_ECI_MEMORY_BUDGET of %d; write long lists in block style, one item a line",
+				estimatedNodes(body), len(body), need, g.opts.MemoryBudget))
+			return
+		}
+		// Give back what was taken and queue for the whole of it:
+		// holding part while waiting for more could leave two dense
+		// requests each waiting for the other's share.
+		g.memory.Release(cost)
+		cost = 0
+		if !g.admit(w, r, need) {
+			return
+		}
+		cost = need
+	}
+
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	g.next.ServeHTTP(w, r)
+}
+
+// admit waits for cost bytes of the memory budget, up to QueueTimeout or
+// the request's deadline, and answers 503 when they are not free in
+// time. The caller releases them.
+func (g *guard) admit(w http.ResponseWriter, r *http.Request, cost int64) bool {
+	wait, cancel := context.WithTimeout(r.Context(), g.opts.QueueTimeout)
+	err := g.memory.Acquire(wait, cost)
+	cancel()
+	if err == nil {
+		return true
+	}
+	w.Header().Set("Retry-After", "1")
+	if g.opts.Deadline > 0 && r.Context().Err() == context.DeadlineExceeded {
+		g.refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf(
+			"the converter is busy: the conversions in flight hold its whole memory budget (DRONE_ECI_MEMORY_BUDGET, %d bytes) and %d more bytes were not free within the request's deadline of %s (DRONE_ECI_CONVERT_TIMEOUT)",
+			g.opts.MemoryBudget, cost, g.opts.Deadline))
+		return false
+	}
+	g.refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf(
+		"the converter is busy: the conversions in flight hold its whole memory budget (DRONE_ECI_MEMORY_BUDGET, %d bytes) and %d more bytes were not free within %s (DRONE_ECI_QUEUE_TIMEOUT)",
+		g.opts.MemoryBudget, cost, g.opts.QueueTimeout))
+	return false
 }
 
 // authenticate checks everything that can be checked from the headers

@@ -505,6 +505,49 @@ func TestGuardMemoryBudget(t *testing.T) {
 		}
 	})
 
+	// A flow list of one-letter items: as many YAML nodes as bytes/2.
+	dense := requestBody(t, "kind: pipeline\nsteps:\n- name: a\n  commands: ["+strings.Repeat("a,", 30000)+"a]\n")
+	if server.WorkingSetOf(dense) <= server.WorkingSet(int64(len(dense))) {
+		t.Fatal("the dense body is not charged for its nodes")
+	}
+	if server.WorkingSetOf(body) != server.WorkingSet(size) {
+		t.Fatal("a plain body is charged for its nodes")
+	}
+
+	t.Run("written densely, past the whole budget: 413 saying so", func(t *testing.T) {
+		h := server.Guard(next, opts(server.WorkingSetOf(dense)-1), nil)
+		rec := serve(h, craft{body: dense}, false)
+		if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "written densely") || !strings.Contains(rec.Body.String(), "DRONE_ECI_MEMORY_BUDGET") {
+			t.Errorf("got %d %q, want 413 saying the config is dense, naming DRONE_ECI_MEMORY_BUDGET", rec.Code, rec.Body)
+		}
+	})
+
+	t.Run("written densely: charged for its nodes while it converts", func(t *testing.T) {
+		// Room for the dense one alone, or for the plain one beside a
+		// body-based charge of the dense one, not for both as charged.
+		h := server.Guard(next, opts(server.WorkingSetOf(dense)), nil)
+		if server.WorkingSet(size)+server.WorkingSet(int64(len(dense))) > server.WorkingSetOf(dense) {
+			t.Fatal("test sizes do not show the node charge")
+		}
+		first := background(h, craft{body: body})
+		if rec := serve(h, craft{body: dense}, false); rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("dense request beside a plain one: %d %s, want 503", rec.Code, rec.Body)
+		}
+		hold <- struct{}{}
+		<-first
+		held := background(h, craft{body: dense})
+		if rec := serve(h, craft{body: body}, false); rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("plain request beside the dense one: %d %s, want 503", rec.Code, rec.Body)
+		}
+		hold <- struct{}{}
+		if rec := <-held; rec.Code != http.StatusOK {
+			t.Errorf("dense request alone: %d %s, want 200", rec.Code, rec.Body)
+		}
+		if rec := serve(h, craft{body: body}, false); rec.Code != http.StatusOK {
+			t.Errorf("after the dense one was answered: %d %s, want 200 (its memory given back)", rec.Code, rec.Body)
+		}
+	})
+
 	t.Run("without Content-Length: admitted at the body limit, the rest given back", func(t *testing.T) {
 		// Room for one body of maxBody, or for two of this size, not for
 		// a maxBody one and another.
