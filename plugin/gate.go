@@ -37,8 +37,9 @@ func newGate(global, perRepo int, timeout time.Duration) *gate {
 
 // enter waits for a slot for repo, then for a global one, and returns the
 // function that gives both back.
-func (g *gate) enter(ctx context.Context, repo string) (func(), error) {
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+func (g *gate) enter(parent context.Context, repo string) (func(), error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(parent, g.timeout)
 	defer cancel()
 
 	g.mu.Lock()
@@ -62,20 +63,33 @@ func (g *gate) enter(ctx context.Context, repo string) (func(), error) {
 	case r.slots <- struct{}{}:
 	case <-ctx.Done():
 		leave()
-		return nil, transform.WithNote(fmt.Errorf("too many conversions of repo %s in flight; gave up after %s", repo, g.timeout),
-			"DRONE_ECI_MAX_CONCURRENT_PER_REPO", "repo %s waited %s for a slot (DRONE_ECI_QUEUE_TIMEOUT)", repo, g.timeout)
+		waited, bound := g.gaveUp(parent, start)
+		return nil, transform.WithNote(fmt.Errorf("too many conversions of repo %s in flight; gave up after %s", repo, waited),
+			"DRONE_ECI_MAX_CONCURRENT_PER_REPO", "repo %s waited %s for a slot (%s)", repo, waited, bound)
 	}
 	select {
 	case g.global <- struct{}{}:
 	case <-ctx.Done():
 		<-r.slots
 		leave()
-		return nil, transform.WithNote(fmt.Errorf("the converter is busy; gave up after %s", g.timeout),
-			"DRONE_ECI_MAX_CONCURRENT", "a conversion waited %s for a slot (DRONE_ECI_QUEUE_TIMEOUT)", g.timeout)
+		waited, bound := g.gaveUp(parent, start)
+		return nil, transform.WithNote(fmt.Errorf("the converter is busy; gave up after %s", waited),
+			"DRONE_ECI_MAX_CONCURRENT", "a conversion waited %s for a slot (%s)", waited, bound)
 	}
 	return func() {
 		<-g.global
 		<-r.slots
 		leave()
 	}, nil
+}
+
+// gaveUp says how long a wait for a slot lasted and which bound ended
+// it: the queue timeout, or the request's own deadline (which also
+// counts the wait for memory and the body's read) when that came first.
+func (g *gate) gaveUp(parent context.Context, start time.Time) (time.Duration, string) {
+	waited := time.Since(start).Round(time.Millisecond)
+	if parent.Err() != nil {
+		return waited, "the request's deadline, DRONE_ECI_CONVERT_TIMEOUT"
+	}
+	return waited, "DRONE_ECI_QUEUE_TIMEOUT"
 }

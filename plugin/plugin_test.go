@@ -22,6 +22,7 @@ import (
 	"github.com/drone-convert-eci/drone-convert-eci/internal/config"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/logline"
 	"github.com/drone-convert-eci/drone-convert-eci/internal/metrics"
+	"github.com/drone-convert-eci/drone-convert-eci/transform"
 )
 
 func convertRequest(t *testing.T, file, slug string) *converter.Request {
@@ -157,6 +158,37 @@ func TestGatePerRepo(t *testing.T) {
 	}
 	if len(g.repos) != 0 {
 		t.Errorf("gate keeps %d idle repo entries", len(g.repos))
+	}
+}
+
+// TestGateNamesWhatEndedTheWait: the operator's note names the queue
+// timeout when it ended the wait for a slot, and the request's deadline
+// when that came first, with the time actually waited.
+func TestGateNamesWhatEndedTheWait(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		queue    time.Duration
+		deadline time.Duration
+		want     string
+	}{
+		{"queue timeout", 30 * time.Millisecond, time.Hour, "(DRONE_ECI_QUEUE_TIMEOUT)"},
+		{"request deadline", time.Hour, 30 * time.Millisecond, "DRONE_ECI_CONVERT_TIMEOUT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGate(1, 4, tc.queue)
+			release, err := g.enter(context.Background(), "a/a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
+			defer cancel()
+			_, err = g.enter(ctx, "b/b")
+			notes := transform.OperatorNotes(err)
+			if err == nil || len(notes) != 1 || !strings.Contains(notes[0].Text, tc.want) || strings.Contains(notes[0].Text, " 1h0m0s") {
+				t.Errorf("err %v, notes %v: want one naming %s with the time waited", err, notes, tc.want)
+			}
+		})
 	}
 }
 

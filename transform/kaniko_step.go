@@ -258,7 +258,9 @@ func (s *stepConversion) emit(key string, value *yaml.Node) {
 // the step's own settings mapping: the encoder then keeps the entry's
 // text instead of writing it anew, which for thousands of such settings
 // was most of the cost of encoding the config. Any other key is written
-// anew, as before, so the output is what it was.
+// anew, as before. The output means what it did; a kept entry's text is
+// now the author's own (quoting, spacing), which the runner substitutes
+// exactly as it would have in the unconverted pipeline.
 func (s *stepConversion) keepAsWritten(key string, value *yaml.Node) {
 	k := s.inKey[key]
 	if k != nil && (k.Kind != yaml.ScalarNode || k.Tag != "!!str" || k.Anchor != "" || k.Style != 0 ||
