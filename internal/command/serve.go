@@ -126,12 +126,8 @@ func serve(args []string, stderr io.Writer) int {
 	// Registered before anything listens, so no SIGTERM is missed.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if collect != nil {
-		go collect(ctx)
-	}
-	for _, task := range background {
-		go task(ctx)
-	}
+	stopBackground := startBackground(ctx, append(background, collect)...)
+	defer stopBackground(backgroundStopLimit)
 	log.WithFields(logrus.Fields{
 		"bind":    bind,
 		"enabled": cfg.Enabled,

@@ -72,9 +72,8 @@ func webhook(args []string, stderr io.Writer) int {
 	ops.HTTP.Handler = ready.Handler(ops.HTTP.Handler)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if hook.Background != nil {
-		go hook.Background(ctx)
-	}
+	stopBackground := startBackground(ctx, hook.Background)
+	defer stopBackground(backgroundStopLimit)
 	log.Infof("drone-convert-eci webhook health and metrics on %s (plain HTTP)", cfg.Bind)
 	if err := lifecycle.Run(ctx, log, ready, cfg.ShutdownDrain, cfg.ShutdownGrace, hook.Server, ops); err != nil {
 		log.WithError(err).Error("webhook stopped")
