@@ -1,16 +1,11 @@
 package kube
 
 import (
-	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/structured-merge-diff/v4/fieldpath"
 )
 
@@ -69,26 +64,5 @@ func TestIndexSizeAsStored(t *testing.T) {
 	}
 	if _, actual := stored(t, IndexCapacity/perEntry); actual > etcdLimit || actual < etcdLimit*98/100 {
 		t.Errorf("an index at IndexCapacity is %d bytes stored, etcd's limit %d", actual, etcdLimit)
-	}
-}
-
-// etcd's refusal, as the API server passes it on (a 500 with etcd's
-// message, kubernetes/kubernetes#112152), is an index full too.
-func TestEnsureIndexTooLargeForEtcd(t *testing.T) {
-	client := newClient(t)
-	s := &Secrets{Client: client, Now: clock("2025-03-01")}
-	ctx := context.Background()
-	if err := s.Ensure(ctx, "ci", "drone-convert-eci-env-old", map[string][]byte{"env": []byte("x")}); err != nil {
-		t.Fatal(err)
-	}
-	client.PrependReactor("patch", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 500, Message: "etcdserver: request is too large"}}
-	})
-	err := s.Ensure(ctx, "ci", "drone-convert-eci-env-new", map[string][]byte{"env": []byte("y")})
-	if err == nil || !strings.Contains(err.Error(), "is full") || !strings.Contains(err.Error(), "DRONE_ECI_ENV_SECRET_RETENTION") {
-		t.Errorf("err = %v", err)
-	}
-	if _, err := client.CoreV1().Secrets("ci").Get(ctx, "drone-convert-eci-env-new", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Error("Secret created without an index entry")
 	}
 }

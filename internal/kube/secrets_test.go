@@ -224,26 +224,38 @@ func TestEnsureRecreatesSecretCollectedMeanwhile(t *testing.T) {
 	}
 }
 
-// The API server refuses a ConfigMap over 1 MiB as Invalid; Ensure
-// says the index is full and creates no Secret collection would miss.
+// An index the API server will not grow is full: Ensure says so, names
+// the setting that helps, and creates no Secret collection would miss.
 func TestEnsureIndexFull(t *testing.T) {
-	client := newClient(t)
-	s := &Secrets{Client: client, Now: clock("2025-03-01")}
-	ctx := context.Background()
-	if err := s.Ensure(ctx, "ci", "drone-convert-eci-env-old", map[string][]byte{"env": []byte("x")}); err != nil {
-		t.Fatal(err)
-	}
-	client.PrependReactor("patch", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+	for _, tc := range []struct {
+		name    string
+		refusal error
+	}{
 		// What ValidateConfigMap answers for data over MaxSecretSize.
-		return true, nil, apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, IndexName,
-			field.ErrorList{field.TooLong(field.NewPath(""), "", corev1.MaxSecretSize)})
-	})
-	err := s.Ensure(ctx, "ci", "drone-convert-eci-env-new", map[string][]byte{"env": []byte("y")})
-	if err == nil || !strings.Contains(err.Error(), "is full") || !strings.Contains(err.Error(), "DRONE_ECI_ENV_SECRET_RETENTION") {
-		t.Errorf("err = %v", err)
-	}
-	if _, err := client.CoreV1().Secrets("ci").Get(ctx, "drone-convert-eci-env-new", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Error("Secret created without an index entry")
+		{"ConfigMap over 1 MiB", apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, IndexName,
+			field.ErrorList{field.TooLong(field.NewPath(""), "", corev1.MaxSecretSize)})},
+		// etcd's refusal of an object over 1.5 MiB as stored, as the API
+		// server passes it on (a 500, kubernetes/kubernetes#112152).
+		{"etcd's request too large", &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 500, Message: "etcdserver: request is too large"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := newClient(t)
+			s := &Secrets{Client: client, Now: clock("2025-03-01")}
+			ctx := context.Background()
+			if err := s.Ensure(ctx, "ci", "drone-convert-eci-env-old", map[string][]byte{"env": []byte("x")}); err != nil {
+				t.Fatal(err)
+			}
+			client.PrependReactor("patch", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+				return true, nil, tc.refusal
+			})
+			err := s.Ensure(ctx, "ci", "drone-convert-eci-env-new", map[string][]byte{"env": []byte("y")})
+			if err == nil || !strings.Contains(err.Error(), "is full") || !strings.Contains(err.Error(), "DRONE_ECI_ENV_SECRET_RETENTION") {
+				t.Errorf("err = %v", err)
+			}
+			if _, err := client.CoreV1().Secrets("ci").Get(ctx, "drone-convert-eci-env-new", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				t.Error("Secret created without an index entry")
+			}
+		})
 	}
 }
 
