@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -35,7 +36,7 @@ type Collector struct {
 
 // Lead runs passes until ctx is done (the Lease lost, or shutdown).
 func (c Collector) Lead(ctx context.Context) {
-	wait := orDefault(c.Delay, time.Minute)
+	wait := cmp.Or(c.Delay, time.Minute)
 	for {
 		timer := time.NewTimer(wait)
 		select {
@@ -45,7 +46,7 @@ func (c Collector) Lead(ctx context.Context) {
 		case <-timer.C:
 		}
 		c.Pass(ctx)
-		wait = orDefault(c.Interval, 24*time.Hour)
+		wait = cmp.Or(c.Interval, 24*time.Hour)
 	}
 }
 
@@ -90,11 +91,4 @@ func (c Collector) Pass(ctx context.Context) {
 		}
 		nsLog.WithFields(logrus.Fields{"deleted": len(res.Deleted), "dropped": res.Dropped, "skipped": res.Skipped, "entries": res.Entries}).Debug("env Secret collection pass")
 	}
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }

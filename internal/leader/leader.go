@@ -5,6 +5,7 @@
 package leader
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -53,7 +54,7 @@ func (e Election) Run(ctx context.Context, lead func(context.Context)) error {
 	if e.Client == nil || e.Namespace == "" || e.Lease == "" {
 		return fmt.Errorf("leader election needs a client, a namespace and a Lease name (got namespace %q, lease %q)", e.Namespace, e.Lease)
 	}
-	if d := orDefault(e.LeaseDuration, 15*time.Second); d%time.Second != 0 {
+	if d := cmp.Or(e.LeaseDuration, 15*time.Second); d%time.Second != 0 {
 		// 600ms would be recorded as 0 s: every other replica would see
 		// the Lease expired and take it while this one still leads.
 		return fmt.Errorf("lease %s/%s: LeaseDuration %s is not whole seconds; the Lease records %d s", e.Namespace, e.Lease, d, d/time.Second)
@@ -77,9 +78,9 @@ func (e Election) Run(ctx context.Context, lead func(context.Context)) error {
 		term := &term{lead: lead}
 		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 			Lock:          lock,
-			LeaseDuration: orDefault(e.LeaseDuration, 15*time.Second),
-			RenewDeadline: orDefault(e.RenewDeadline, 10*time.Second),
-			RetryPeriod:   orDefault(e.RetryPeriod, 2*time.Second),
+			LeaseDuration: cmp.Or(e.LeaseDuration, 15*time.Second),
+			RenewDeadline: cmp.Or(e.RenewDeadline, 10*time.Second),
+			RetryPeriod:   cmp.Or(e.RetryPeriod, 2*time.Second),
 			Name:          e.Lease,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
@@ -100,7 +101,7 @@ func (e Election) Run(ctx context.Context, lead func(context.Context)) error {
 		// server is not hammered, then campaign again.
 		select {
 		case <-ctx.Done():
-		case <-time.After(orDefault(e.RetryPeriod, 2*time.Second)):
+		case <-time.After(cmp.Or(e.RetryPeriod, 2*time.Second)):
 		}
 	}
 	return nil
@@ -144,7 +145,7 @@ func (t *term) end() bool {
 // client-go's ReleaseOnCancel would, so the next replica need not wait
 // for it to expire.
 func (e Election) release(lock *resourcelock.LeaseLock, id string, log logrus.FieldLogger) {
-	ctx, cancel := context.WithTimeout(context.Background(), orDefault(e.RenewDeadline, 10*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(e.RenewDeadline, 10*time.Second))
 	defer cancel()
 	record, _, err := lock.Get(ctx)
 	if err != nil || record.HolderIdentity != id {
@@ -162,13 +163,6 @@ func (e Election) release(lock *resourcelock.LeaseLock, id string, log logrus.Fi
 		return
 	}
 	log.Info("Lease released")
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // OwnNamespace is the namespace the service runs in: configured when

@@ -14,6 +14,7 @@ package webhookcert
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -373,7 +374,7 @@ func (m *Manager) issueCA(now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, 
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: fmt.Sprintf("drone-convert-eci webhook CA %s/%s %s", m.Namespace, m.Service, now.UTC().Format("20060102T150405Z"))},
 		NotBefore:             now.Add(-backdate),
-		NotAfter:              now.Add(orDefault(m.CALifetime, DefaultCALifetime)),
+		NotAfter:              now.Add(cmp.Or(m.CALifetime, DefaultCALifetime)),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -397,7 +398,7 @@ func (m *Manager) issueLeaf(ca *x509.Certificate, caKey *ecdsa.PrivateKey, now t
 		return nil, nil, err
 	}
 	names := m.DNSNames()
-	notAfter := now.Add(orDefault(m.CertLifetime, DefaultCertLifetime))
+	notAfter := now.Add(cmp.Or(m.CertLifetime, DefaultCertLifetime))
 	if notAfter.After(ca.NotAfter) {
 		// Never outlive the signer: the chain would stop verifying first.
 		notAfter = ca.NotAfter
@@ -497,13 +498,6 @@ func serialNumber() (*big.Int, error) {
 		return nil, fmt.Errorf("certificate serial number: %w", err)
 	}
 	return n, nil
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 func (m *Manager) now() time.Time {
